@@ -1,0 +1,14 @@
+"""Architecture adapters: tensor names and layouts → per-head matrices and MLP junctions."""
+
+from workers.adapters.base import ArchitectureAdapter, AttentionWeights, MlpWeights, ModelShape
+from workers.adapters.registry import ADAPTERS, adapter_for, supported_model_types
+
+__all__ = [
+    "ADAPTERS",
+    "ArchitectureAdapter",
+    "AttentionWeights",
+    "MlpWeights",
+    "ModelShape",
+    "adapter_for",
+    "supported_model_types",
+]
