@@ -1,6 +1,6 @@
 """Architecture adapters: tensor names and layouts → per-head matrices and MLP junctions."""
 
-from workers.adapters.base import ArchitectureAdapter, AttentionWeights, MlpWeights, ModelShape
+from workers.adapters.base import ArchitectureAdapter, AttentionWeights, MlpWeights, ModelShape, TensorShapes
 from workers.adapters.registry import ADAPTERS, adapter_for, supported_model_types
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "AttentionWeights",
     "MlpWeights",
     "ModelShape",
+    "TensorShapes",
     "adapter_for",
     "supported_model_types",
 ]

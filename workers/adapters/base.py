@@ -7,18 +7,25 @@ Conventions (DESIGN §2). Every matrix acts as ``y = W x`` on column vectors:
 - ``up``/``gate`` (d_ff, d_model) and ``down`` (d_model, d_ff).
 
 A ``read_gain`` is the gain γ (d_model,) of the norm in front of a sublayer's read, folded in as ``C · diag(γ)``.
+
+Adapters see tensor names, and optionally their shapes: names suffice for the transformer families, whose
+layouts config.json pins down; the generic chain needs shapes to tell 1-D vectors from weight matrices.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 
 from workers.errors import CorruptFileError, UnsupportedArchitectureError
+
+TensorShapes = Mapping[str, tuple[int, ...]]
+"""Tensor name → stored shape, as the safetensors headers declare it."""
 
 
 @dataclass(frozen=True)
@@ -119,9 +126,10 @@ class ArchitectureAdapter(ABC):
     model_types: ClassVar[tuple[str, ...]]
     """The config.json ``model_type`` values this adapter handles."""
 
-    def __init__(self, config: dict[str, Any], names: set[str]) -> None:
+    def __init__(self, config: dict[str, Any], names: set[str], *, shapes: TensorShapes | None = None) -> None:
         self.config = config
         self.names = names
+        self.shapes = shapes
 
     @property
     @abstractmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import torch
@@ -11,6 +12,7 @@ from workers.adapters.base import (
     AttentionWeights,
     MlpWeights,
     ModelShape,
+    TensorShapes,
     config_int,
     count_layers,
     detect_prefix,
@@ -32,8 +34,8 @@ class BertAdapter(ArchitectureAdapter):
 
     model_types = ("bert", "roberta")
 
-    def __init__(self, config: dict[str, Any], names: set[str]) -> None:
-        super().__init__(config, names)
+    def __init__(self, config: dict[str, Any], names: set[str], *, shapes: TensorShapes | None = None) -> None:
+        super().__init__(config, names, shapes=shapes)
         self.prefix = detect_prefix(names, "encoder.layer.0.attention.self.query.weight", "bert-style checkpoint")
         self.d = config_int(config, "hidden_size")
         self.H = config_int(config, "num_attention_heads")
@@ -41,7 +43,8 @@ class BertAdapter(ArchitectureAdapter):
             raise CorruptFileError(f"config.json: hidden_size {self.d} is not divisible by {self.H} heads")
         self.dh = self.d // self.H
         self.d_ff = config_int(config, "intermediate_size")
-        self.num_layers = count_layers(names, rf"{self.prefix}encoder\.layer\.(\d+)\.attention\.self\.query\.weight")
+        pattern = rf"{re.escape(self.prefix)}encoder\.layer\.(\d+)\.attention\.self\.query\.weight"
+        self.num_layers = count_layers(names, pattern)
 
     @property
     def shape(self) -> ModelShape:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import torch
@@ -11,6 +12,7 @@ from workers.adapters.base import (
     AttentionWeights,
     MlpWeights,
     ModelShape,
+    TensorShapes,
     config_int,
     count_layers,
     detect_prefix,
@@ -30,8 +32,8 @@ class LlamaAdapter(ArchitectureAdapter):
 
     model_types = ("llama", "mistral", "qwen2", "qwen3", "gemma")
 
-    def __init__(self, config: dict[str, Any], names: set[str]) -> None:
-        super().__init__(config, names)
+    def __init__(self, config: dict[str, Any], names: set[str], *, shapes: TensorShapes | None = None) -> None:
+        super().__init__(config, names, shapes=shapes)
         self.prefix = detect_prefix(names, "layers.0.self_attn.q_proj.weight", "llama-style checkpoint")
         self.d = config_int(config, "hidden_size")
         self.H = config_int(config, "num_attention_heads")
@@ -46,7 +48,7 @@ class LlamaAdapter(ArchitectureAdapter):
             raise CorruptFileError(f"config.json: {self.H} heads are not divisible into {self.H_kv} K/V groups")
         self.d_ff = config_int(config, "intermediate_size")
         self.gain_offset = 1.0 if config.get("model_type") == "gemma" else 0.0
-        self.num_layers = count_layers(names, rf"{self.prefix}layers\.(\d+)\.self_attn\.q_proj\.weight")
+        self.num_layers = count_layers(names, rf"{re.escape(self.prefix)}layers\.(\d+)\.self_attn\.q_proj\.weight")
 
     @property
     def shape(self) -> ModelShape:
