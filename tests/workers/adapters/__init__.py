@@ -1,0 +1,1 @@
+"""Tests of the architecture adapters against the models' own forward computation."""
