@@ -56,6 +56,10 @@ class BertAdapter(ArchitectureAdapter):
     def _name(self, layer: int, leaf: str) -> str:
         return f"{self.prefix}encoder.layer.{layer}.{leaf}"
 
+    def _gain(self, tensors: dict[str, torch.Tensor], layer: int, leaf: str) -> torch.Tensor:
+        name = self._name(layer, leaf)
+        return expect_shape(tensors[name], (self.d,), name)
+
     def layer_tensors(self, layer: int) -> list[str]:
         """Q/K/V/O, the two MLP matrices, the attention-output norm and the previous layer's output norm."""
         leaves = [f"attention.self.{x}.weight" for x in ("query", "key", "value")]
@@ -78,7 +82,7 @@ class BertAdapter(ArchitectureAdapter):
             for x in ("query", "key", "value")
         }
         W_O = expect_shape(tensors[self._name(layer, "attention.output.dense.weight")], (d, d), self._name(layer, "o"))
-        gain = tensors.get(self._name(layer - 1, "output.LayerNorm.weight")) if layer > 0 else None
+        gain = self._gain(tensors, layer - 1, "output.LayerNorm.weight") if layer > 0 else None
         return AttentionWeights(reads["query"], reads["key"], reads["value"], split_heads_cols(W_O, H, dh), gain)
 
     def mlps(self, layer: int, tensors: dict[str, torch.Tensor]) -> list[MlpWeights]:
@@ -86,4 +90,4 @@ class BertAdapter(ArchitectureAdapter):
         d, f = self.d, self.d_ff
         up = expect_shape(tensors[self._name(layer, "intermediate.dense.weight")], (f, d), self._name(layer, "up"))
         down = expect_shape(tensors[self._name(layer, "output.dense.weight")], (d, f), self._name(layer, "down"))
-        return [MlpWeights(up=up, down=down, read_gain=tensors[self._name(layer, "attention.output.LayerNorm.weight")])]
+        return [MlpWeights(up=up, down=down, read_gain=self._gain(tensors, layer, "attention.output.LayerNorm.weight"))]

@@ -60,6 +60,11 @@ class LlamaAdapter(ArchitectureAdapter):
     def _name(self, layer: int, leaf: str) -> str:
         return f"{self.prefix}layers.{layer}.{leaf}"
 
+    def _gain(self, tensors: dict[str, torch.Tensor], layer: int, leaf: str) -> torch.Tensor:
+        """A norm's stored gain, shape-checked, as the factor it scales by (gemma stores it minus one)."""
+        name = self._name(layer, leaf)
+        return expect_shape(tensors[name], (self.d,), name) + self.gain_offset
+
     def layer_tensors(self, layer: int) -> list[str]:
         """Attention and MLP weights plus the two norm gains."""
         leaves = [f"self_attn.{x}_proj.weight" for x in "qkvo"]
@@ -76,7 +81,7 @@ class LlamaAdapter(ArchitectureAdapter):
             k=split_heads_rows(expect_shape(t["k"], (H_kv * dh, d), self._name(layer, "k_proj")), H_kv, dh),
             v=split_heads_rows(expect_shape(t["v"], (H_kv * dh, d), self._name(layer, "v_proj")), H_kv, dh),
             o=split_heads_cols(expect_shape(t["o"], (d, H * dh), self._name(layer, "o_proj")), H, dh),
-            read_gain=tensors[self._name(layer, "input_layernorm.weight")] + self.gain_offset,
+            read_gain=self._gain(tensors, layer, "input_layernorm.weight"),
         )
 
     def mlps(self, layer: int, tensors: dict[str, torch.Tensor]) -> list[MlpWeights]:
@@ -91,6 +96,6 @@ class LlamaAdapter(ArchitectureAdapter):
                 down=expect_shape(
                     tensors[self._name(layer, "mlp.down_proj.weight")], (d, f), self._name(layer, "down")
                 ),
-                read_gain=tensors[self._name(layer, "post_attention_layernorm.weight")] + self.gain_offset,
+                read_gain=self._gain(tensors, layer, "post_attention_layernorm.weight"),
             )
         ]

@@ -51,8 +51,7 @@ class MixtralAdapter(LlamaAdapter):
     def mlps(self, layer: int, tensors: dict[str, torch.Tensor]) -> list[MlpWeights]:
         """One gated MLP per expert, ``expert=e``; all share the post-attention norm's gain."""
         d, f, E = self.d, self.d_ff, self.num_experts
-        gain_name = self._name(layer, "post_attention_layernorm.weight")
-        gain = expect_shape(tensors[gain_name], (d,), gain_name)
+        gain = self._gain(tensors, layer, "post_attention_layernorm.weight")
         if self.fused:
             gate_up_name = self._name(layer, "mlp.experts.gate_up_proj")
             down_name = self._name(layer, "mlp.experts.down_proj")

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from tests.workers.adapters._models import FAMILIES, Built, Call, build, capture, load_checkpoint, run_forward
+from tests.workers.adapters._models import FAMILIES, Built, Call, capture, load_checkpoint, run_forward
 from workers.adapters import ArchitectureAdapter, adapter_for
 
 ATOL = 1e-5
 
 
 @pytest.fixture(scope="module", params=sorted(FAMILIES))
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
+def built(request: pytest.FixtureRequest, built_family: Callable[[str], Built]) -> Built:
     """A tiny model of each family, saved as a task and a base checkpoint."""
-    return build(FAMILIES[request.param], tmp_path_factory.mktemp(request.param))
+    return built_family(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +124,16 @@ def test_read_gains_are_the_norms_in_front(built: Built) -> None:
                     assert gain is None
                 else:
                     torch.testing.assert_close(gain, expected.detach(), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["gemma", "llama"])
+def test_rms_read_gain_is_the_factor_the_norm_applies(name: str, built_family: Callable[[str], Built]) -> None:
+    """The RMSNorm's forward is x / rms(x) · read_gain (gemma stores the gain minus one)."""
+    built = built_family(name)
+    adapter, tensors = open_checkpoint(built.task_dir)
+    gain = adapter.attention(0, layer(adapter, tensors, 0)).read_gain
+    norm = built.blocks[0].input_layernorm
+    eps = getattr(norm, "eps", None) or norm.variance_epsilon
+    x = torch.randn(5, built.model.config.hidden_size, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(norm(x), x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * gain)
