@@ -29,7 +29,8 @@ class BertAdapter(ArchitectureAdapter):
 
     Post-LN: the attention of layer i reads through layer i−1's ``output.LayerNorm`` (layer 0 reads
     the embeddings' norm, which is not fetched, so it has no read gain); the MLP reads through
-    ``attention.output.LayerNorm``.
+    ``attention.output.LayerNorm``. Checkpoints converted from the original TF release (bert-base-uncased's
+    own safetensors among them) name the LayerNorm gain ``gamma`` (and its bias ``beta``) instead of ``weight``.
     """
 
     model_types = ("bert", "roberta")
@@ -45,6 +46,8 @@ class BertAdapter(ArchitectureAdapter):
         self.d_ff = config_int(config, "intermediate_size")
         pattern = rf"{re.escape(self.prefix)}encoder\.layer\.(\d+)\.attention\.self\.query\.weight"
         self.num_layers = count_layers(names, pattern)
+        gamma, weight = (self._name(0, f"attention.output.LayerNorm.{leaf}") for leaf in ("gamma", "weight"))
+        self.gain_leaf = "gamma" if gamma in names and weight not in names else "weight"
 
     @property
     def shape(self) -> ModelShape:
@@ -64,10 +67,10 @@ class BertAdapter(ArchitectureAdapter):
         """Q/K/V/O, the two MLP matrices, the attention-output norm and the previous layer's output norm."""
         leaves = [f"attention.self.{x}.weight" for x in ("query", "key", "value")]
         leaves += ["attention.output.dense.weight", "intermediate.dense.weight", "output.dense.weight"]
-        leaves += ["attention.output.LayerNorm.weight"]
+        leaves += [f"attention.output.LayerNorm.{self.gain_leaf}"]
         names = [self._name(layer, leaf) for leaf in leaves]
         if layer > 0:
-            names.append(self._name(layer - 1, "output.LayerNorm.weight"))
+            names.append(self._name(layer - 1, f"output.LayerNorm.{self.gain_leaf}"))
         return names
 
     def attention(self, layer: int, tensors: dict[str, torch.Tensor]) -> AttentionWeights:
@@ -82,7 +85,7 @@ class BertAdapter(ArchitectureAdapter):
             for x in ("query", "key", "value")
         }
         W_O = expect_shape(tensors[self._name(layer, "attention.output.dense.weight")], (d, d), self._name(layer, "o"))
-        gain = self._gain(tensors, layer - 1, "output.LayerNorm.weight") if layer > 0 else None
+        gain = self._gain(tensors, layer - 1, f"output.LayerNorm.{self.gain_leaf}") if layer > 0 else None
         return AttentionWeights(reads["query"], reads["key"], reads["value"], split_heads_cols(W_O, H, dh), gain)
 
     def mlps(self, layer: int, tensors: dict[str, torch.Tensor]) -> list[MlpWeights]:
@@ -90,4 +93,5 @@ class BertAdapter(ArchitectureAdapter):
         d, f = self.d, self.d_ff
         up = expect_shape(tensors[self._name(layer, "intermediate.dense.weight")], (f, d), self._name(layer, "up"))
         down = expect_shape(tensors[self._name(layer, "output.dense.weight")], (d, f), self._name(layer, "down"))
-        return [MlpWeights(up=up, down=down, read_gain=self._gain(tensors, layer, "attention.output.LayerNorm.weight"))]
+        gain = self._gain(tensors, layer, f"attention.output.LayerNorm.{self.gain_leaf}")
+        return [MlpWeights(up=up, down=down, read_gain=gain)]

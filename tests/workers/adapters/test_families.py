@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from tests.workers.adapters._models import FAMILIES, Built, Call, capture, load_checkpoint, run_forward
 from workers.adapters import ArchitectureAdapter, adapter_for
@@ -137,3 +139,25 @@ def test_rms_read_gain_is_the_factor_the_norm_applies(name: str, built_family: C
     x = torch.randn(5, built.model.config.hidden_size, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         torch.testing.assert_close(norm(x), x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * gain)
+
+
+def test_bert_legacy_gamma_names(built_family: Callable[[str], Built], tmp_path: Path) -> None:
+    """TF-converted bert checkpoints name LayerNorm gains ``gamma``; the adapter reads them as ``weight``."""
+    built = built_family("bert")
+    config, tensors = load_checkpoint(built.task_dir)
+    legacy = {
+        n.replace("LayerNorm.weight", "LayerNorm.gamma").replace("Norm.bias", "Norm.beta"): t
+        for n, t in tensors.items()
+    }
+    save_file(legacy, tmp_path / "model.safetensors")
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    adapter, renamed = open_checkpoint(tmp_path)
+    assert any(n.endswith("LayerNorm.gamma") for n in adapter.layer_tensors(1))
+    for i in range(len(built.blocks)):
+        expected_attn, expected_mlp = built.family.gains(built.blocks, i)
+        tensors_i = layer(adapter, renamed, i)
+        attn_gain, (mlp,) = adapter.attention(i, tensors_i).read_gain, adapter.mlps(i, tensors_i)
+        assert (attn_gain is None) == (expected_attn is None)
+        if expected_attn is not None:
+            torch.testing.assert_close(attn_gain, expected_attn.detach(), atol=0, rtol=0)
+        torch.testing.assert_close(mlp.read_gain, expected_mlp.detach(), atol=0, rtol=0)
