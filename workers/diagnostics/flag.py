@@ -15,6 +15,13 @@ __all__ = ["DEFAULT_TOLERANCE_DEG", "FlagAlignment", "flag_alignment", "flag_ali
 DEFAULT_TOLERANCE_DEG = 10.0
 """Principal angles at or below this many degrees count towards the intersection dimension."""
 
+BATCHED_LADDER_MAX = 128
+"""Up to this top rung, all r_ij come from one batched SVD of (L², top, top) masked blocks; above it,
+each block is sliced (batching pads every block to top × top, which costs more flops than it saves)."""
+
+TINY_TOLERANCE_GAP = 1e-12
+"""When ``1 − cos τ`` is below this, cosines cannot resolve τ and the sine-formula angles are counted."""
+
 
 @dataclass(frozen=True)
 class FlagAlignment:
@@ -89,9 +96,10 @@ def flag_alignment_from_bases(
     Notes
     -----
     ``overlap(k) = ‖U_P[:, :k]ᵀ V_C[:, :k]‖_F² / k = mean_i cos² θ_i`` with random baseline ``k / n``;
-    ``dim_τ(k) = #{i : θ_i ≤ τ}`` with θ from `principal_angles` (sine formula near 0).
-    The off-diagonal ``r_ij`` count the singular values of ``M[:K_i, :K_j] ≥ cos τ``,
-    where ``M = U_Pᵀ V_C``; for τ ≫ 1e-8 rad this threshold is exact in float64.
+    ``dim_τ(k) = #{i : θ_i ≤ τ}``; ``r_ij`` counts the singular values (principal cosines) of
+    ``M[:K_i, :K_j] ≥ cos τ`` with ``M = U_Pᵀ V_C``, and ``dim_τ(k) = r_kk``. The cosine count is exact
+    in float64 while ``1 − cos τ`` is resolvable (τ above ~1e-6 rad); for smaller τ the angles come
+    from `principal_angles`, whose sine formula keeps angles near 0 accurate.
     """
     U_P = as_matrix(U_P, "U_P")
     V_C = as_matrix(V_C, "V_C")
@@ -101,23 +109,38 @@ def flag_alignment_from_bases(
         raise DiagnosticInputError(f"tolerance_deg must lie in (0, 90), got {tolerance_deg}")
     n = U_P.shape[0]
     tau = math.radians(tolerance_deg)
+    cos_tau = math.cos(tau)
     ladder = rank_ladder(min(U_P.shape[1], V_C.shape[1]), max_rank)
     top = ladder[-1] if ladder else 0
     M = U_P[:, :top].T @ V_C[:, :top]
-    overlap, baseline, dims = [], [], []
-    for k in ladder:
-        overlap.append(float((M[:k, :k] ** 2).sum()) / k)
-        baseline.append(k / n)
-        theta = principal_angles(U_P[:, :k], V_C[:, :k])
-        dims.append(int((theta <= tau).sum()))
-    cos_tau = math.cos(tau)
-    relative = [
-        [
-            dims[i] if i == j else int((torch.linalg.svdvals(M[:ki, :kj]) >= cos_tau).sum())
-            for j, kj in enumerate(ladder)
+    overlap = [float((M[:k, :k] ** 2).sum()) / k for k in ladder]
+    baseline = [k / n for k in ladder]
+    # 1. r_ij: zeroing rows past K_i and columns past K_j keeps the singular values of M[:K_i, :K_j],
+    #    so small ladders take one batched svdvals; large ones slice each block (fewer flops).
+    index = torch.arange(top, device=M.device)
+    masks = torch.stack([index < k for k in ladder]).to(M.dtype)
+    if top <= BATCHED_LADDER_MAX:
+        blocks = M * masks[:, None, :, None] * masks[None, :, None, :]
+        relative = (torch.linalg.svdvals(blocks) >= cos_tau).sum(dim=-1).tolist()
+    else:
+        # A block whose ‖·‖_F² < cos²τ cannot hold a cosine ≥ cos τ: skip its SVD.
+        relative = [
+            [
+                int((torch.linalg.svdvals(M[:ki, :kj]) >= cos_tau).sum())
+                if float((M[:ki, :kj] ** 2).sum()) >= cos_tau**2
+                else 0
+                for kj in ladder
+            ]
+            for ki in ladder
         ]
-        for i, ki in enumerate(ladder)
-    ]
+    # 2. dim_τ(k) = r_kk. Counting cosines ≥ cos τ is exact while cos τ is resolvable from 1 in float64;
+    #    below that (τ ≲ 1e-7 rad) count sine-formula angles instead.
+    if 1.0 - cos_tau > TINY_TOLERANCE_GAP:
+        dims = [int(relative[i][i]) for i in range(len(ladder))]
+    else:
+        dims = [int((principal_angles(U_P[:, :k], V_C[:, :k]) <= tau).sum()) for k in ladder]
+        for i in range(len(ladder)):
+            relative[i][i] = dims[i]
     return FlagAlignment(ladder, overlap, baseline, dims, relative)
 
 

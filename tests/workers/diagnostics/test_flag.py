@@ -104,3 +104,29 @@ def test_bad_inputs_raise_typed_errors() -> None:
         flag_alignment(torch.randn(5, 3), torch.randn(3, 5), tolerance_deg=0)
     with pytest.raises(DiagnosticInputError, match="non-finite"):
         flag_alignment(torch.randn(5, 3), torch.tensor([[float("nan")] * 5]))
+
+
+def test_batched_and_sliced_relative_positions_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both r_ij strategies (one padded batch, or a slice per block with Frobenius pruning) give the same matrix."""
+    import workers.diagnostics.flag as flag_module
+
+    g = torch.Generator().manual_seed(21)
+    n, r, planted = 96, 24, 5
+    R = _rotation(n, 22)
+    noise = 0.05 * torch.randn(n, r, generator=g, dtype=torch.float64)
+    U_P, _ = torch.linalg.qr(R[:, :r] + noise)
+    V_C, _ = torch.linalg.qr(torch.cat([R[:, :planted], R[:, r : 2 * r - planted]], dim=1))
+    batched = flag_alignment_from_bases(U_P, V_C)
+    monkeypatch.setattr(flag_module, "BATCHED_LADDER_MAX", 1)
+    sliced = flag_alignment_from_bases(U_P, V_C)
+    assert batched == sliced
+    assert batched.intersection_dim[-1] == planted
+
+
+def test_tiny_tolerance_uses_sine_formula_angles() -> None:
+    """At τ = 1e-9°, the cosine threshold is unresolvable; exact shared directions still count, 1e-6 rad apart do not."""
+    eps = 1e-6
+    U = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], dtype=torch.float64)
+    V = torch.tensor([[1.0, 0.0], [0.0, math.cos(eps)], [0.0, math.sin(eps)]], dtype=torch.float64)
+    assert flag_alignment_from_bases(U, V, tolerance_deg=1e-9).intersection_dim == [1, 1]
+    assert flag_alignment_from_bases(U, V, tolerance_deg=1e-3).intersection_dim == [1, 2]
