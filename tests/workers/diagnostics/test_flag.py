@@ -113,7 +113,7 @@ def test_batched_and_sliced_relative_positions_agree(monkeypatch: pytest.MonkeyP
     g = torch.Generator().manual_seed(21)
     n, r, planted = 96, 24, 5
     R = _rotation(n, 22)
-    noise = 0.05 * torch.randn(n, r, generator=g, dtype=torch.float64)
+    noise = 0.005 * torch.randn(n, r, generator=g, dtype=torch.float64)  # ~3° of tilt per column
     U_P, _ = torch.linalg.qr(R[:, :r] + noise)
     V_C, _ = torch.linalg.qr(torch.cat([R[:, :planted], R[:, r : 2 * r - planted]], dim=1))
     batched = flag_alignment_from_bases(U_P, V_C)
