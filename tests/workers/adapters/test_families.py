@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import torch
+import transformers
 from safetensors.torch import save_file
 
 from tests.workers.adapters._models import FAMILIES, Built, Call, capture, load_checkpoint, run_forward
@@ -161,3 +162,17 @@ def test_bert_legacy_gamma_names(built_family: Callable[[str], Built], tmp_path:
         if expected_attn is not None:
             torch.testing.assert_close(attn_gain, expected_attn.detach(), atol=0, rtol=0)
         torch.testing.assert_close(mlp.read_gain, expected_mlp.detach(), atol=0, rtol=0)
+
+
+def test_opt_without_affine_norms_has_no_gain(tmp_path: Path) -> None:
+    """With ``layer_norm_elementwise_affine`` off OPT stores no gains, so none is fetched or folded in."""
+    torch.manual_seed(0)
+    config = FAMILIES["opt"].config()
+    config.layer_norm_elementwise_affine = False
+    transformers.OPTForCausalLM(config).save_pretrained(tmp_path)
+    adapter, tensors = open_checkpoint(tmp_path)
+    for i in range(adapter.num_layers):
+        assert not [n for n in adapter.layer_tensors(i) if "norm" in n]
+        tensors_i = layer(adapter, tensors, i)
+        assert adapter.attention(i, tensors_i).read_gain is None
+        assert [m.read_gain for m in adapter.mlps(i, tensors_i)] == [None]
