@@ -94,3 +94,10 @@ def test_negative_or_missing_sizes_are_corrupt(built_family: Callable[[str], Bui
         adapter_for({k: v for k, v in config.items() if k != "hidden_size"}, set(tensors))
     with pytest.raises(CorruptFileError, match="positive integer"):
         adapter_for({**config, "intermediate_size": -48}, set(tensors))
+
+
+def test_layer_count_treats_the_prefix_literally() -> None:
+    """The dot in prefix ``model.`` matches only a dot: a sibling ``model_layers.7`` tensor adds no layers."""
+    config = {"model_type": "llama", "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 48}
+    names = {"model.layers.0.self_attn.q_proj.weight", "model_layers.7.self_attn.q_proj.weight"}
+    assert adapter_for(config, names).num_layers == 1
