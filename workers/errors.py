@@ -15,6 +15,21 @@ class ScanError(Exception):
         self.message = message
 
 
+# REQUEST ERRORS
+
+
+class InvalidModelIdError(ScanError, ValueError):
+    """A model id that is not a valid Hub repo id (or tries to escape one)."""
+
+    code = "invalid_model_id"
+
+
+class InvalidRevisionError(ScanError, ValueError):
+    """A revision that is not a valid branch, tag or commit name."""
+
+    code = "invalid_revision"
+
+
 # REPOSITORY ERRORS
 
 

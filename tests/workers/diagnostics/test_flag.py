@@ -124,7 +124,7 @@ def test_batched_and_sliced_relative_positions_agree(monkeypatch: pytest.MonkeyP
 
 
 def test_tiny_tolerance_uses_sine_formula_angles() -> None:
-    """At τ = 1e-9°, the cosine threshold is unresolvable; exact shared directions still count, 1e-6 rad apart do not."""
+    """At τ = 1e-9° cosines cannot resolve τ: exact shared directions count, 1e-6 rad apart do not."""
     eps = 1e-6
     U = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], dtype=torch.float64)
     V = torch.tensor([[1.0, 0.0], [0.0, math.cos(eps)], [0.0, math.sin(eps)]], dtype=torch.float64)

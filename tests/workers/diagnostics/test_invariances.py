@@ -65,7 +65,7 @@ def test_orthogonal_rotation_of_linear_junction_changes_nothing(case: tuple[int,
 @SETTINGS
 @given(junctions, st.floats(1e-3, 1e3))
 def test_global_rescaling_leaves_kappa_and_overlap(case: tuple[int, int, int, int], scale: float) -> None:
-    """κ, κ₀ and the flag overlaps are scale-free, also under the gauge P → cP, C → C/c; β is invariant to a joint scale."""
+    """κ, κ₀ and flag overlaps are scale-free, also under the gauge P → cP, C → C/c; β only under a joint scale."""
     P, C, _ = _junction(*case)
     _assert_junction_equal(P, C, scale * P, scale * C, diag=True)
     c1, c2 = commutator(P, C), commutator(scale * P, C / scale)
