@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.sources.hub import HubSettings
+from workers.hub_api import HubSettings
 
 
 class Settings(BaseSettings):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from workers.hub_api import HubSettings, resolve_commit
 from workers.model_ref import validate_model_id, validate_revision
 from workers.sources.base import TensorLocation, WeightSource
-from workers.sources.hub import HubSettings, HubSource, resolve_commit
+from workers.sources.hub import HubSource
 from workers.sources.local import LocalSource
 
 __all__ = ["HubSettings", "HubSource", "LocalSource", "TensorLocation", "WeightSource", "open_source", "resolve_commit"]

@@ -6,30 +6,15 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx2
 import torch
-from huggingface_hub import HfApi, hf_hub_url
-from huggingface_hub.errors import (
-    EntryNotFoundError,
-    GatedRepoError,
-    HfHubHTTPError,
-    HFValidationError,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
+from huggingface_hub import hf_hub_url
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_stream_backoff
 
-from workers.errors import (
-    CorruptFileError,
-    GatedOrPrivateError,
-    HubUnavailableError,
-    ModelNotFoundError,
-    RangeUnsupportedError,
-    ScanError,
-)
+from workers.errors import CorruptFileError, RangeUnsupportedError, ScanError
+from workers.hub_api import HubSettings, raise_translated, resolve_commit
 from workers.safetensors_header import HEADER_FIRST_READ_BYTES, TensorInfo, header_length, parse_header
 from workers.sources.base import TensorLocation, WeightSource, decode_tensor, parse_json, select_weight_files
 
@@ -40,51 +25,6 @@ MAX_RANGE_BYTES = 256 * 1024 * 1024
 """Merged ranges stop growing at this size so one request never holds too much in flight."""
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
-
-
-@dataclass(frozen=True)
-class HubSettings:
-    """Connection settings for one source; defaults mirror ``huggingface_hub``'s environment handling."""
-
-    endpoint: str | None = None
-    token: str | None = None
-    concurrency: int = 8
-    max_retries: int = 4
-    base_wait_s: float = 0.5
-    timeout_s: float = 30.0
-
-
-def raise_translated(err: Exception, context: str) -> NoReturn:
-    """Map a huggingface_hub / httpx error onto flagscan's typed errors (the one place that does it)."""
-    if isinstance(err, ScanError):
-        raise err
-    status = getattr(getattr(err, "response", None), "status_code", None)
-    if isinstance(err, GatedRepoError) or status in (401, 403):
-        raise GatedOrPrivateError(f"{context}: gated or private (HTTP {status}); check HF_TOKEN") from err
-    if isinstance(err, RevisionNotFoundError):
-        raise ModelNotFoundError(f"{context}: revision not found") from err
-    if isinstance(err, RepositoryNotFoundError | EntryNotFoundError) or status == 404:
-        raise ModelNotFoundError(f"{context}: not found (HTTP 404)") from err
-    if isinstance(err, HFValidationError):
-        raise ModelNotFoundError(f"{context}: invalid repository id ({err})") from err
-    if isinstance(err, HfHubHTTPError) or isinstance(err, httpx2.HTTPError) or isinstance(err, OSError):
-        raise HubUnavailableError(f"{context}: Hub unavailable ({type(err).__name__}: {err})") from err
-    raise err
-
-
-def resolve_commit(repo_id: str, revision: str | None, settings: HubSettings | None = None) -> tuple[str, list[str]]:
-    """Resolve ``revision`` (branch, tag or sha; default ``main``) to a commit sha and list the repo's files."""
-    settings = settings or HubSettings()
-    context = f"{repo_id}@{revision or 'main'}"
-    try:
-        info = HfApi(endpoint=settings.endpoint, token=settings.token).model_info(
-            repo_id, revision=revision, timeout=settings.timeout_s
-        )
-    except Exception as err:  # noqa: BLE001 - translated to typed errors
-        raise_translated(err, context)
-    if not info.sha:
-        raise HubUnavailableError(f"{context}: the Hub returned no commit sha")
-    return info.sha, [s.rfilename for s in (info.siblings or [])]
 
 
 class HubSource(WeightSource):
