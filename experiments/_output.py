@@ -31,13 +31,11 @@ def parse_args(name: str, argv: Sequence[str] | None, description: str) -> argpa
 
 
 def write_csv(path: Path, rows: Iterable[Mapping[str, object]]) -> int:
-    """Write dict rows (keys of the first row are the header); return the number of rows."""
+    """Write dict rows (header: every key, in first-seen order; missing cells empty); return the row count."""
     rows = list(rows)
-    if not rows:
-        path.write_text("")
-        return 0
+    fieldnames = list(dict.fromkeys(key for row in rows for key in row))
     with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(fh, fieldnames=fieldnames, restval="")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
