@@ -1,4 +1,4 @@
-"""The ``flagscan`` command: ``scan`` one model locally, run a ``worker``, ``serve`` the API, or write the ``openapi`` spec."""
+"""The ``flagscan`` command: ``scan`` a model locally, run a ``worker``, ``serve`` the API, write ``openapi``."""
 
 from __future__ import annotations
 

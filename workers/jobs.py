@@ -1,0 +1,69 @@
+"""RQ job entry points. The API enqueues ``workers.jobs.run_scan`` by dotted path, so it never imports torch.
+
+A job returns an outcome dict instead of raising for permanent errors, so RQ's retries (meant for transient
+errors and for jobs abandoned by a dead worker) never repeat a scan that cannot succeed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from typing import Any
+
+from rq import get_current_job
+
+from workers.errors import ScanError
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_META_KEY = "progress"
+"""Job meta key holding {layers_done, layers_total, bytes_read, bytes_total}, written once per layer."""
+
+ERROR_META_KEY = "error"
+"""Job meta key holding the last typed error {code, message}, written before a transient error is re-raised."""
+
+
+def run_scan(model_id: str, commit_sha: str, options: dict[str, Any], revision: str | None = None) -> dict[str, Any]:
+    """Scan ``model_id`` pinned at ``commit_sha``; progress goes to job meta.
+
+    Returns:
+        ``{"status": "succeeded", "report_gz": bytes}`` or ``{"status": "failed", "error": {code, message}}``.
+
+    Raises:
+        ScanError: only transient ones (``hub_unavailable``), so RQ retries them with backoff.
+    """
+    import torch
+
+    from workers.device import resolve_device
+    from workers.pipeline import Progress, scan
+    from workers.report import ScanOptions
+    from workers.settings import get_settings
+    from workers.sources import HubSource
+
+    settings = get_settings()
+    if settings.FLAGSCAN_TORCH_THREADS:
+        torch.set_num_threads(settings.FLAGSCAN_TORCH_THREADS)
+    job = get_current_job()
+
+    def on_progress(p: Progress) -> None:
+        if job is not None:
+            job.meta[PROGRESS_META_KEY] = p.__dict__
+            job.save_meta()
+
+    try:
+        source = HubSource(model_id, commit_sha, settings.hub())
+        try:
+            source.revision = revision
+            report = scan(source, ScanOptions(**options), resolve_device(settings.FLAGSCAN_DEVICE), on_progress)
+        finally:
+            source.close()
+    except ScanError as err:
+        error = {"code": err.code, "message": err.message}
+        logger.warning("scan of %s@%s failed: [%s] %s", model_id, commit_sha, err.code, err.message)
+        if err.transient:
+            if job is not None:
+                job.meta[ERROR_META_KEY] = error
+                job.save_meta()
+            raise
+        return {"status": "failed", "error": error}
+    return {"status": "succeeded", "report_gz": gzip.compress(report.model_dump_json().encode())}
