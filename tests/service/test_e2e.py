@@ -36,7 +36,7 @@ def test_post_poll_report_and_card_over_real_processes(live_api: str, spawn, red
     card = httpx.get(f"{live_api}/v1/scans/{scan_id}/card", timeout=10).text
     assert "## Layerwise alignment (flagscan)" in card and "commutator_gap:" in card
     metrics = httpx.get(f"{live_api}/metrics", timeout=10).text
-    assert "flagscan_scans_finished_total{outcome=\"succeeded\"} 1.0" in metrics
+    assert 'flagscan_scans_finished_total{outcome="succeeded"} 1.0' in metrics
 
 
 def test_scan_survives_a_sigkilled_worker(live_api: str, spawn, redis: Redis) -> None:  # noqa: ANN001
