@@ -30,9 +30,12 @@ D_MODEL, N_HEADS, D_FF = 32, 4, 128
 BATCH = 128
 OPTIMIZERS: dict[str, dict[str, float]] = {
     "adamw": {"lr": 3e-3, "weight_decay": 0.1},
-    "sgd": {"lr": 0.1, "weight_decay": 1e-3},
+    "sgd-wd1e-3": {"lr": 0.1, "weight_decay": 1e-3},
+    "sgd-wd1e-2": {"lr": 0.1, "weight_decay": 1e-2},
 }
-"""Optimiser settings: AdamW's decoupled decay and SGD's L2 decay (no momentum)."""
+"""Optimiser settings: AdamW's decoupled decay, and SGD (no momentum) with L2 decay at two strengths:
+1e-3 learns the task but gives ηλT = 0.3 over the run, too little for balance to set in; 1e-2 gives
+ηλT = 3 but over-regularises the attention."""
 STEPS = 3000
 RECORD_EVERY = 200
 SEEDS: tuple[int, ...] = (0, 1, 2)
@@ -92,7 +95,7 @@ def run_attention(
     """Train one transformer on fresh histogram batches and record its junctions and heads."""
     model = OneBlockTransformer(vocab=VOCAB, seq_len=SEQ_LEN, d_model=D_MODEL, n_heads=N_HEADS, d_ff=D_FF, seed=seed)
     settings = OPTIMIZERS[optimizer]
-    if optimizer == "adamw":
+    if optimizer.startswith("adamw"):
         opt: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), **settings)
     else:
         opt = torch.optim.SGD(model.parameters(), momentum=0.0, **settings)
@@ -202,9 +205,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         kappas = "  ".join(f"{k} {row[f'kappa_ratio_{k}']:.3f}±{row[f'kappa_ratio_{k}_std']:.3f}" for k in KINDS)
         betas = "  ".join(f"{k} {row[f'beta_{k}']:.3f}" for k in KINDS)
         heads = "  ".join(f"{t} {row[f'head_excess_{t}']:+.3f}" for t in PROJECTIONS)
-        print(f"{row['optimizer']:>6}  κ/κ₀: {kappas}  | β: {betas}")
+        print(f"{row['optimizer']:>10}  κ/κ₀: {kappas}  | β: {betas}")
         print(
-            f"{'':>6}  gap mlp−ov {row['gap_mlp_minus_ov']:+.3f} ± {row['gap_mlp_minus_ov_std']:.3f} "
+            f"{'':>10}  gap mlp−ov {row['gap_mlp_minus_ov']:+.3f} ± {row['gap_mlp_minus_ov_std']:.3f} "
             f"(>0 in {row['gap_positive_seeds']}/{row['n_seeds']} seeds) | head excess: {heads}"
             f" | accuracy {row['accuracy']:.3f} ± {row['accuracy_std']:.3f}"
         )
