@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from prometheus_client import Counter
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import errors
 from service.errors import error_response
 from service.keys import Keys
 from service.metrics import build_registry
 from service.routes import models, ops, scans
+from service.store import ReportReader
 from workers.report import ENGINE_VERSION
 from workers.settings import Settings, get_settings
 
@@ -30,25 +32,62 @@ def create_app(settings: Settings | None = None, redis: Redis | None = None) -> 
     )
     app.state.settings = settings
     app.state.redis = redis
+    app.state.report_reader = ReportReader(_async_twin(redis), Keys(settings.FLAGSCAN_KEY_PREFIX))
     registry, requests = build_registry(redis, settings.FLAGSCAN_QUEUE, Keys(settings.FLAGSCAN_KEY_PREFIX))
     app.state.metrics_registry = registry
     errors.install(app)
     for router in (scans.router, models.router, ops.router):
         app.include_router(router)
 
-    @app.middleware("http")
-    async def limit_and_count(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.FLAGSCAN_MAX_BODY_BYTES):
-            response: Response = error_response(
-                413, "body_too_large", f"request body over {settings.FLAGSCAN_MAX_BODY_BYTES} bytes"
-            )
-        elif length is None and request.headers.get("transfer-encoding", "").lower() == "chunked":
-            response = error_response(411, "length_required", "send a Content-Length header")
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        requests.labels(request.method, getattr(route, "path", "unmatched"), str(response.status_code)).inc()
-        return response
-
+    app.add_middleware(RequestGuard, max_body_bytes=settings.FLAGSCAN_MAX_BODY_BYTES, requests=requests)
     return app
+
+
+def _async_twin(redis: Redis) -> AsyncRedis:
+    """An asyncio client to the same server as ``redis`` (TCP or unix socket)."""
+    kwargs = redis.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return AsyncRedis(unix_socket_path=kwargs["path"], db=kwargs.get("db", 0), password=kwargs.get("password"))
+    return AsyncRedis(
+        host=kwargs.get("host", "127.0.0.1"),
+        port=kwargs.get("port", 6379),
+        db=kwargs.get("db", 0),
+        username=kwargs.get("username"),
+        password=kwargs.get("password"),
+        ssl=redis.connection_pool.connection_class.__name__ == "SSLConnection",
+    )
+
+
+class RequestGuard:
+    """Pure ASGI middleware: refuse bodies over the limit (413) before reading them, and count requests.
+
+    (Starlette's ``@app.middleware("http")`` wraps every response in a streaming shim that costs more than
+    serving a cached report; this stays out of the body path.)
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, requests: Counter) -> None:
+        self.app, self.max_body_bytes, self.requests = app, max_body_bytes, requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        status = 500
+
+        async def send_counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            response = error_response(413, "body_too_large", f"request body over {self.max_body_bytes} bytes")
+            await response(scope, receive, send_counted)
+        elif length is None and headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            await error_response(411, "length_required", "send a Content-Length header")(scope, receive, send_counted)
+        else:
+            await self.app(scope, receive, send_counted)
+        route = scope.get("route")
+        self.requests.labels(scope["method"], getattr(route, "path", "unmatched"), str(status)).inc()

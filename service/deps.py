@@ -1,4 +1,7 @@
-"""FastAPI dependencies as ``Annotated`` aliases: settings, Redis, the store, the submitter and the caller's key."""
+"""FastAPI dependencies as ``Annotated`` aliases: settings, Redis, the store, the submitter and the caller's key.
+
+They are ``async`` because they never block: FastAPI would otherwise hop to its thread pool for each one.
+"""
 
 from __future__ import annotations
 
@@ -11,26 +14,32 @@ from redis import Redis
 from rq import Queue
 
 from service.errors import ApiError
-from service.store import ScanStore
+from service.store import ReportReader, ScanStore
 from service.submission import Submitter
 from workers.settings import Settings
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     """The app's settings."""
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     """The app's Redis connection pool."""
     return request.app.state.redis  # type: ignore[no-any-return]
 
 
+async def get_report_reader(request: Request) -> ReportReader:
+    """Async reader for the cached-report hot path."""
+    return request.app.state.report_reader  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ReportReaderDep = Annotated[ReportReader, Depends(get_report_reader)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 
 
-def get_store(redis: RedisDep, settings: SettingsDep) -> ScanStore:
+async def get_store(redis: RedisDep, settings: SettingsDep) -> ScanStore:
     """The scan store."""
     return ScanStore(redis, settings)
 
@@ -38,7 +47,7 @@ def get_store(redis: RedisDep, settings: SettingsDep) -> ScanStore:
 StoreDep = Annotated[ScanStore, Depends(get_store)]
 
 
-def get_queue(redis: RedisDep, settings: SettingsDep) -> Queue:
+async def get_queue(redis: RedisDep, settings: SettingsDep) -> Queue:
     """The RQ queue scans go to."""
     return Queue(settings.FLAGSCAN_QUEUE, connection=redis)
 
@@ -46,7 +55,7 @@ def get_queue(redis: RedisDep, settings: SettingsDep) -> Queue:
 QueueDep = Annotated[Queue, Depends(get_queue)]
 
 
-def get_submitter(redis: RedisDep, store: StoreDep, queue: QueueDep, settings: SettingsDep) -> Submitter:
+async def get_submitter(redis: RedisDep, store: StoreDep, queue: QueueDep, settings: SettingsDep) -> Submitter:
     """The submission service."""
     return Submitter(redis, store, queue, settings)
 
@@ -54,7 +63,7 @@ def get_submitter(redis: RedisDep, store: StoreDep, queue: QueueDep, settings: S
 SubmitterDep = Annotated[Submitter, Depends(get_submitter)]
 
 
-def caller(
+async def caller(
     settings: SettingsDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -177,3 +180,85 @@ class ScanStore:
         ids = [member.decode() for member, _ in rows[:limit]]  # type: ignore[union-attr]
         next_cursor = rows[limit - 1][1] if len(rows) > limit else None
         return ids, next_cursor
+
+
+@dataclass(frozen=True)
+class _HotReport:
+    cache_key: str
+    private: bool
+    owner: str
+    blob: bytes | None
+    expires_at: float
+
+
+class ReportReader:
+    """The hot path of ``GET …/report``: async Redis reads plus a small in-process cache, no thread-pool hop.
+
+    A succeeded scan's record and its report are immutable (the report is addressed by commit sha, options and
+    engine version), so both are kept in memory for ``HOT_TTL_S`` seconds, up to ``HOT_MAX_BYTES``.
+    """
+
+    HOT_TTL_S = 60.0
+    """How long a report is served from memory before Redis is asked again (bounds staleness after expiry)."""
+    HOT_MAX_BYTES = 64 * 1024 * 1024
+    """Memory cap of the in-process cache (compressed reports); least recently used go first."""
+
+    def __init__(self, redis: AsyncRedis, keys: Keys) -> None:
+        self.redis, self.keys = redis, keys
+        self._hot: OrderedDict[str, _HotReport] = OrderedDict()
+        self._identity: dict[str, bytes] = {}
+        self._hot_bytes = 0
+
+    def _forget(self, entry: _HotReport) -> None:
+        self._hot_bytes -= len(entry.blob or b"") + len(self._identity.pop(entry.cache_key, b""))
+
+    def _evict(self) -> None:
+        while self._hot_bytes > self.HOT_MAX_BYTES and self._hot:
+            self._forget(self._hot.popitem(last=False)[1])
+
+    def _remember(self, scan_id: str, entry: _HotReport) -> None:
+        self._hot[scan_id] = entry
+        self._hot_bytes += len(entry.blob or b"")
+        self._evict()
+
+    async def _load(self, scan_id: str) -> _HotReport | str:
+        status, key, private, owner = await self.redis.hmget(
+            self.keys.scan(scan_id), ["status", "cache_key", "private", "owner"]
+        )
+        if status is None:
+            raise ScanNotFoundError(scan_id)
+        if status != b"succeeded":
+            return status.decode()
+        blob = await self.redis.get(self.keys.report(key.decode()))
+        return _HotReport(key.decode(), private == b"1", owner.decode(), blob, time.monotonic() + self.HOT_TTL_S)
+
+    def identity(self, cache_key: str, blob: bytes) -> bytes:
+        """The decompressed report, decompressed once per process while it stays hot."""
+        body = self._identity.get(cache_key)
+        if body is None:
+            body = gzip.decompress(blob)
+            self._identity[cache_key] = body
+            self._hot_bytes += len(body)
+            self._evict()
+        return body
+
+    async def succeeded(self, scan_id: str, owner: str) -> tuple[str, bytes | None] | str:
+        """``(cache_key, report_gz)`` for a visible succeeded scan, else the scan's recorded status.
+
+        Raises:
+            ScanNotFoundError: no such scan, or a private one of another API key.
+        """
+        entry = self._hot.get(scan_id)
+        if entry is not None and entry.expires_at >= time.monotonic():
+            self._hot.move_to_end(scan_id)
+        else:
+            if entry is not None:
+                self._forget(self._hot.pop(scan_id))
+            loaded = await self._load(scan_id)
+            if isinstance(loaded, str):
+                return loaded  # not succeeded (yet): nothing to cache
+            entry = loaded
+            self._remember(scan_id, entry)
+        if entry.private and entry.owner != owner:
+            raise ScanNotFoundError(scan_id)
+        return entry.cache_key, entry.blob

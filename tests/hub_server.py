@@ -139,7 +139,7 @@ class HubServer:
                     self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
                     return
                 files = sorted(str(p.relative_to(hub.root / repo)) for p in (hub.root / repo).rglob("*") if p.is_file())
-                body = {"id": repo, "modelId": repo, "sha": sha, "private": False, "siblings": []}
+                body = {"id": repo, "modelId": repo, "sha": sha, "private": bool(behaviour.token), "siblings": []}
                 body["siblings"] = [{"rfilename": f} for f in files]
                 self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 

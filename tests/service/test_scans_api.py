@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from redis import Redis
 from rq import Queue, SimpleWorker
 
@@ -181,3 +182,39 @@ def test_operations_endpoints(client: TestClient, redis: Redis, settings: Settin
     metrics = client.get("/metrics").text
     assert "flagscan_queue_depth 1.0" in metrics
     assert 'flagscan_http_requests_total{method="POST",route="/v1/scans",status="202"} 1.0' in metrics
+
+
+def test_private_reports_are_visible_only_to_the_key_that_scanned_them(
+    settings: Settings, redis: Redis, hub_root: Path, hub, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    """With API keys on, a private model's scan (and its hot-cached report) is a 404 for any other key."""
+    from fastapi.testclient import TestClient as Client
+
+    from service.app import create_app
+    from tests.hub_server import RepoBehaviour
+    from workers.settings import get_settings
+
+    monkeypatch.setenv("HF_TOKEN", "hf_private")  # the worker's own token, from its environment
+    get_settings.cache_clear()
+
+    write_repo(hub_root, "org/secret", {"model.safetensors": (minilm_dir() / "model.safetensors").read_bytes()},
+               config=json.loads((minilm_dir() / "config.json").read_text()))  # fmt: skip
+    hub.behaviour["org/secret"] = RepoBehaviour(token="hf_private")
+    keyed = settings.model_copy(
+        update={"FLAGSCAN_API_KEYS": SecretStr("alice-key,bob-key"), "HF_TOKEN": SecretStr("hf_private")}
+    )
+    alice, bob = {"Authorization": "Bearer alice-key"}, {"X-API-Key": "bob-key"}
+    with Client(create_app(keyed, redis)) as client:
+        assert client.post("/v1/scans", json={"model_id": "org/secret"}).json()["code"] == "unauthorized"
+        scan = client.post("/v1/scans", json={"model_id": "org/secret", "options": FAST}, headers=alice).json()
+        _run_queue(redis, settings)
+        assert client.get(f"/v1/scans/{scan['id']}", headers=alice).json()["status"] == "succeeded"
+        assert client.get(f"/v1/scans/{scan['id']}/report", headers=alice).status_code == 200  # now hot in memory
+        for path in ("", "/report", "/card"):
+            hidden = client.get(f"/v1/scans/{scan['id']}{path}", headers=bob)
+            assert (hidden.status_code, hidden.json()["code"]) == (404, "scan_not_found")
+        assert client.get("/v1/scans", headers=bob).json()["data"] == []
+        assert client.get("/v1/models/org/secret/report", headers=bob).status_code == 404
+        again = client.post("/v1/scans", json={"model_id": "org/secret", "options": FAST}, headers=bob)
+        assert again.status_code == 202 and again.json()["id"] != scan["id"]  # bob gets his own scan
+    assert "hf_private" not in str(redis.hgetall(f"{settings.FLAGSCAN_KEY_PREFIX}scan:{scan['id']}"))
