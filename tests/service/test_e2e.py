@@ -53,3 +53,22 @@ def test_scan_survives_a_sigkilled_worker(live_api: str, spawn, redis: Redis) ->
     final = _status(live_api, scan_id)
     assert final["status"] == "succeeded", final["error"]
     assert final["progress"]["layers_done"] == 6
+
+
+def test_cancel_a_running_scan_and_keep_serving(live_api: str, spawn, redis: Redis) -> None:  # noqa: ANN001
+    """DELETE during the scan stops it (RQ stop-job command), the scan reads canceled, and the worker takes new work."""
+    spawn("worker")
+    wait_for(lambda: httpx.get(f"{live_api}/readyz", timeout=5).status_code == 200, 60, "a worker to register")
+    scan_id = httpx.post(f"{live_api}/v1/scans", json={"model_id": MINILM_REPO}, timeout=30).json()["id"]
+    wait_for(lambda: _status(live_api, scan_id)["progress"]["layers_done"] >= 1, 120, "the scan to start")
+    canceled = httpx.delete(f"{live_api}/v1/scans/{scan_id}", timeout=10)
+    assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+    done_at_cancel = canceled.json()["progress"]["layers_done"]
+    assert done_at_cancel < 6
+    after = httpx.post(
+        f"{live_api}/v1/scans", json={"model_id": MINILM_REPO, "options": {"per_head_junctions": False}}, timeout=30
+    ).json()
+    wait_for(lambda: _status(live_api, after["id"])["status"] == "succeeded", 240, "the next scan on the same worker")
+    final = _status(live_api, scan_id)
+    assert final["status"] == "canceled" and final["error"]["code"] == "canceled"
+    assert final["progress"]["layers_done"] <= done_at_cancel + 1  # stopped within a layer of the request
