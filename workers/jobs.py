@@ -51,9 +51,8 @@ def run_scan(model_id: str, commit_sha: str, options: dict[str, Any], revision: 
             job.save_meta()
 
     try:
-        source = HubSource(model_id, commit_sha, settings.hub())
+        source = HubSource(model_id, revision, settings.hub(), commit_sha=commit_sha)
         try:
-            source.revision = revision
             report = scan(source, ScanOptions(**options), resolve_device(settings.FLAGSCAN_DEVICE), on_progress)
         finally:
             source.close()

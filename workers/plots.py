@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from statistics import fmean
+from typing import Literal, get_args
 
 import matplotlib
 
@@ -13,7 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from workers.report import Report  # noqa: E402
 
-PLOT_NAMES = ("kappa_ratio", "imbalance", "head_excess")
+PlotName = Literal["kappa_ratio", "imbalance", "head_excess"]
+PLOT_NAMES: tuple[str, ...] = get_args(PlotName)
 """Figures every report can render."""
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from rq.command import send_stop_job_command
@@ -14,7 +14,7 @@ from service.errors import ApiError, ScanNotFoundError
 from service.schemas import ErrorBody, Scan, ScanList, ScanRequest, ScanStatus
 from service.store import FINAL_STATUSES, ScanStore
 from workers.card import model_card
-from workers.plots import PLOT_NAMES, render_plot
+from workers.plots import PlotName, render_plot
 from workers.report import Report
 
 router = APIRouter(prefix="/v1/scans", tags=["scans"])
@@ -119,7 +119,7 @@ async def get_report(
     return Response(reader.identity(key, blob), media_type="application/json", headers=headers)
 
 
-def _report(store: StoreDep, key: str, scan_id: str) -> Report:
+def _report(store: ScanStore, key: str, scan_id: str) -> Report:
     data = store.report_json(key)
     if data is None:
         raise ApiError(404, "report_expired", f"the report of scan {scan_id} has expired; submit the scan again")
@@ -136,13 +136,12 @@ def get_card(scan_id: ScanId, store: StoreDep, owner: CallerDep, request: Reques
 @router.get("/{scan_id}/plots/{name}", responses={200: {"content": {"image/png": {}}}, **ERRORS})
 def get_plot(
     scan_id: ScanId,
-    name: Literal["kappa_ratio", "imbalance", "head_excess"],
+    name: PlotName,
     store: StoreDep,
     owner: CallerDep,
     request: Request,
 ) -> Response:
     """A PNG figure of the report (rendered once, then cached with the report)."""
-    assert name in PLOT_NAMES
     key = _succeeded_cache_key(store, scan_id, owner, request)
     plot_key = store.keys.plot(key, name)
     png = store.redis.get(plot_key)

@@ -30,12 +30,20 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 class HubSource(WeightSource):
     """A Hub model at one commit. Reads headers and tensors with range GETs on pooled connections."""
 
-    def __init__(self, repo_id: str, revision: str | None = None, settings: HubSettings | None = None) -> None:
+    def __init__(
+        self,
+        repo_id: str,
+        revision: str | None = None,
+        settings: HubSettings | None = None,
+        *,
+        commit_sha: str | None = None,
+    ) -> None:
+        """Resolve ``revision`` to a commit, or pin ``commit_sha`` when the caller resolved it already."""
         super().__init__()
         self.settings = settings or HubSettings()
         self.model_id = repo_id
         self.revision = revision
-        self.commit_sha, listing = resolve_commit(repo_id, revision, self.settings)
+        self.commit_sha, listing = resolve_commit(repo_id, commit_sha or revision, self.settings)
         self._headers = build_hf_headers(token=self.settings.token or None)
         self._pool = ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency), thread_name_prefix="hub-range")
         self.files = select_weight_files(listing, self.context, self._read_json)
