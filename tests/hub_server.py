@@ -47,6 +47,16 @@ class ServerLog:
         return sum(n for (r, _), n in self.body_bytes.items() if repo is None or r == repo)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up mid-body (a refused 200 to a Range request, say) are expected, not errors."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class HubServer:
     """Serve ``root/{org}/{name}/…`` as Hub repos. Use as a context manager; ``endpoint`` is the base URL."""
 
@@ -54,7 +64,7 @@ class HubServer:
         self.root = Path(root)
         self.behaviour: dict[str, RepoBehaviour] = {}
         self.log = ServerLog()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._server = _QuietServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
