@@ -96,6 +96,34 @@ def config_int(config: dict[str, Any], *keys: str, required: bool = True) -> int
     return None
 
 
+def head_geometry(
+    config: dict[str, Any],
+    hidden_keys: tuple[str, ...] = ("hidden_size",),
+    heads_keys: tuple[str, ...] = ("num_attention_heads",),
+    grouped: bool = False,
+) -> tuple[int, int, int, int]:
+    """``(d_model, H, H_kv, d_head)`` from config.json, checked so a config that lies fails before any read.
+
+    ``grouped`` families (GQA) may set ``num_key_value_heads`` and an explicit ``head_dim``; otherwise
+    ``H_kv = H`` and ``d_head = d_model / H``, which must divide.
+
+    Raises:
+        CorruptFileError: a missing size, heads that do not divide the width, or K/V groups that do not divide H.
+    """
+    d = config_int(config, *hidden_keys)
+    H = config_int(config, *heads_keys)
+    assert d is not None and H is not None
+    H_kv = (config_int(config, "num_key_value_heads", required=False) if grouped else None) or H
+    head_dim = config_int(config, "head_dim", required=False) if grouped else None
+    if head_dim is None:
+        if d % H:
+            raise CorruptFileError(f"config.json: hidden_size {d} is not divisible by {H} heads")
+        head_dim = d // H
+    if H % H_kv:
+        raise CorruptFileError(f"config.json: {H} heads are not divisible into {H_kv} K/V groups")
+    return d, H, H_kv, head_dim
+
+
 def count_layers(names: set[str] | list[str], pattern: str) -> int:
     """Number of layers: one more than the largest index captured by ``pattern`` (a regex with one group)."""
     regex = re.compile(pattern)

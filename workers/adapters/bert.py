@@ -17,10 +17,10 @@ from workers.adapters.base import (
     count_layers,
     detect_prefix,
     expect_shape,
+    head_geometry,
     split_heads_cols,
     split_heads_rows,
 )
-from workers.errors import CorruptFileError
 
 
 class BertAdapter(ArchitectureAdapter):
@@ -38,11 +38,7 @@ class BertAdapter(ArchitectureAdapter):
     def __init__(self, config: dict[str, Any], names: set[str], *, shapes: TensorShapes | None = None) -> None:
         super().__init__(config, names, shapes=shapes)
         self.prefix = detect_prefix(names, "encoder.layer.0.attention.self.query.weight", "bert-style checkpoint")
-        self.d = config_int(config, "hidden_size")
-        self.H = config_int(config, "num_attention_heads")
-        if self.d % self.H:
-            raise CorruptFileError(f"config.json: hidden_size {self.d} is not divisible by {self.H} heads")
-        self.dh = self.d // self.H
+        self.d, self.H, _, self.dh = head_geometry(config)
         self.d_ff = config_int(config, "intermediate_size")
         pattern = rf"{re.escape(self.prefix)}encoder\.layer\.(\d+)\.attention\.self\.query\.weight"
         self.num_layers = count_layers(names, pattern)

@@ -17,10 +17,10 @@ from workers.adapters.base import (
     count_layers,
     detect_prefix,
     expect_shape,
+    head_geometry,
     split_heads_cols,
     split_heads_rows,
 )
-from workers.errors import CorruptFileError
 
 
 class DistilBertAdapter(ArchitectureAdapter):
@@ -36,11 +36,17 @@ class DistilBertAdapter(ArchitectureAdapter):
     def __init__(self, config: dict[str, Any], names: set[str], *, shapes: TensorShapes | None = None) -> None:
         super().__init__(config, names, shapes=shapes)
         self.prefix = detect_prefix(names, "transformer.layer.0.attention.q_lin.weight", "distilbert checkpoint")
-        self.d = config_int(config, "dim", "hidden_size")
-        self.H = config_int(config, "n_heads", "num_attention_heads")
-        if self.d % self.H:
-            raise CorruptFileError(f"config.json: dim {self.d} is not divisible by {self.H} heads")
-        self.dh = self.d // self.H
+        self.d, self.H, _, self.dh = head_geometry(
+            config,
+            (
+                "dim",
+                "hidden_size",
+            ),
+            (
+                "n_heads",
+                "num_attention_heads",
+            ),
+        )
         self.d_ff = config_int(config, "hidden_dim", "intermediate_size")
         pattern = rf"{re.escape(self.prefix)}transformer\.layer\.(\d+)\.attention\.q_lin\.weight"
         self.num_layers = count_layers(names, pattern)

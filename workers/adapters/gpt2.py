@@ -17,10 +17,10 @@ from workers.adapters.base import (
     count_layers,
     detect_prefix,
     expect_shape,
+    head_geometry,
     split_heads_cols,
     split_heads_rows,
 )
-from workers.errors import CorruptFileError
 
 
 class Gpt2Adapter(ArchitectureAdapter):
@@ -35,11 +35,17 @@ class Gpt2Adapter(ArchitectureAdapter):
     def __init__(self, config: dict[str, Any], names: set[str], *, shapes: TensorShapes | None = None) -> None:
         super().__init__(config, names, shapes=shapes)
         self.prefix = detect_prefix(names, "h.0.attn.c_attn.weight", "gpt2 checkpoint")
-        self.d = config_int(config, "n_embd", "hidden_size")
-        self.H = config_int(config, "n_head", "num_attention_heads")
-        if self.d % self.H:
-            raise CorruptFileError(f"config.json: n_embd {self.d} is not divisible by {self.H} heads")
-        self.dh = self.d // self.H
+        self.d, self.H, _, self.dh = head_geometry(
+            config,
+            (
+                "n_embd",
+                "hidden_size",
+            ),
+            (
+                "n_head",
+                "num_attention_heads",
+            ),
+        )
         self.d_ff = config_int(config, "n_inner", required=False) or 4 * self.d
         self.num_layers = count_layers(names, rf"{re.escape(self.prefix)}h\.(\d+)\.attn\.c_attn\.weight")
 

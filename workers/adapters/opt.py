@@ -17,10 +17,10 @@ from workers.adapters.base import (
     count_layers,
     detect_prefix,
     expect_shape,
+    head_geometry,
     split_heads_cols,
     split_heads_rows,
 )
-from workers.errors import CorruptFileError
 
 
 class OptAdapter(ArchitectureAdapter):
@@ -37,11 +37,7 @@ class OptAdapter(ArchitectureAdapter):
     def __init__(self, config: dict[str, Any], names: set[str], *, shapes: TensorShapes | None = None) -> None:
         super().__init__(config, names, shapes=shapes)
         self.prefix = detect_prefix(names, "layers.0.self_attn.q_proj.weight", "opt checkpoint")
-        self.d = config_int(config, "hidden_size")
-        self.H = config_int(config, "num_attention_heads")
-        if self.d % self.H:
-            raise CorruptFileError(f"config.json: hidden_size {self.d} is not divisible by {self.H} heads")
-        self.dh = self.d // self.H
+        self.d, self.H, _, self.dh = head_geometry(config)
         self.d_ff = config_int(config, "ffn_dim")
         self.pre_norm = bool(config.get("do_layer_norm_before", True))
         self.num_layers = count_layers(names, rf"{re.escape(self.prefix)}layers\.(\d+)\.self_attn\.q_proj\.weight")

@@ -17,10 +17,10 @@ from workers.adapters.base import (
     count_layers,
     detect_prefix,
     expect_shape,
+    head_geometry,
     split_heads_cols,
     split_heads_rows,
 )
-from workers.errors import CorruptFileError
 
 
 class Phi3Adapter(ArchitectureAdapter):
@@ -35,17 +35,7 @@ class Phi3Adapter(ArchitectureAdapter):
     def __init__(self, config: dict[str, Any], names: set[str], *, shapes: TensorShapes | None = None) -> None:
         super().__init__(config, names, shapes=shapes)
         self.prefix = detect_prefix(names, "layers.0.self_attn.qkv_proj.weight", "phi3 checkpoint")
-        self.d = config_int(config, "hidden_size")
-        self.H = config_int(config, "num_attention_heads")
-        self.H_kv = config_int(config, "num_key_value_heads", required=False) or self.H
-        head_dim = config_int(config, "head_dim", required=False)
-        if head_dim is None:
-            if self.d % self.H:
-                raise CorruptFileError(f"config.json: hidden_size {self.d} is not divisible by {self.H} heads")
-            head_dim = self.d // self.H
-        self.dh = head_dim
-        if self.H % self.H_kv:
-            raise CorruptFileError(f"config.json: {self.H} heads are not divisible into {self.H_kv} K/V groups")
+        self.d, self.H, self.H_kv, self.dh = head_geometry(config, grouped=True)
         self.d_ff = config_int(config, "intermediate_size")
         pattern = rf"{re.escape(self.prefix)}layers\.(\d+)\.self_attn\.qkv_proj\.weight"
         self.num_layers = count_layers(names, pattern)
