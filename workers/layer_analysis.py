@@ -12,7 +12,6 @@ from workers.diagnostics import (
     commutator_from_traces,
     flag_alignment_from_bases,
     gram_traces,
-    head_bases,
     head_overlap,
     imbalance_diag,
     imbalance_from_traces,
@@ -43,6 +42,20 @@ class Factorization:
         top = S[:, :1]
         ranks = ((S > rtol * top) & (top > 0)).sum(dim=1).tolist()
         return [cls(U[h], S[h], Vh[h], int(ranks[h])) for h in range(W.shape[0])]
+
+    def transposed(self) -> Factorization:
+        """The factorization of ``Wᵀ = Vhᵀ diag(S) Uᵀ`` (no new SVD)."""
+        return Factorization(self.Vh.T, self.S, self.U.T, self.r)
+
+
+def _head_bases(factors: list[Factorization]) -> HeadBases:
+    """Head bases from per-head factorizations: the leading ``r_h`` left singular vectors, zero-padded."""
+    Q = torch.stack([f.U for f in factors])
+    keep = (
+        torch.arange(Q.shape[2], device=Q.device)[None, :]
+        < torch.tensor([f.r for f in factors], device=Q.device)[:, None]
+    )
+    return HeadBases(Q * keep[:, None, :].to(Q.dtype), [f.r for f in factors])
 
 
 def _flag(P: Factorization, C: Factorization, options: ScanOptions) -> FlagResult:
@@ -137,14 +150,15 @@ class LayerAnalyzer:
         if opts.residual and self._previous_write is not None:
             C = torch.cat([q_flat, k_flat, v_flat]) * (a.read_gain if a.read_gain is not None else 1.0)
             result.junctions.append(junction_result("residual", self._previous_write, C, opts, between="mlp->attn"))
-        # 2. Head subspaces and composition with the previous layer's writes.
+        # 2. One batched SVD per projection, of every head's (d_model × d_head) spanning matrix: its left
+        #    singular vectors are the head bases, and the same factorizations feed the per-head junctions.
+        if not (opts.heads or opts.per_head_junctions):
+            return o_flat
+        spans = {"q": a.q.transpose(1, 2), "k": a.k.transpose(1, 2), "v": a.v.transpose(1, 2), "o": a.o}
+        svd = {role: Factorization.of_batch(W, opts.rank_rtol) for role, W in spans.items()}
+        # 3. Head subspaces and composition with the previous layer's writes.
         if opts.heads:
-            bases = {
-                "q": head_bases(a.q.transpose(1, 2), opts.rank_rtol),
-                "k": head_bases(a.k.transpose(1, 2), opts.rank_rtol),
-                "v": head_bases(a.v.transpose(1, 2), opts.rank_rtol),
-                "o": head_bases(a.o, opts.rank_rtol),
-            }
+            bases = {role: _head_bases(factors) for role, factors in svd.items()}
             for role, b in bases.items():
                 head = _head_result(b, opts)
                 if head is not None:
@@ -153,17 +167,15 @@ class LayerAnalyzer:
                 for role in ("q", "k", "v"):
                     self.previous.composition[role] = subspace_overlap(self._previous_o, bases[role]).cpu().tolist()  # type: ignore[index]
             self._previous_o = bases["o"]
-        # 3. Per-head ov and qk junctions, pairing each query/output head with its K/V group.
+        # 4. Per-head ov and qk junctions, pairing each query/output head with its K/V group. The producers are
+        #    k[g] and v[g] themselves (d_head × d_model), the transposes of their spanning matrices.
         if opts.per_head_junctions:
             group = a.group_size
-            svd = {
-                role: Factorization.of_batch(W, opts.rank_rtol)
-                for role, W in (("q", a.q.transpose(1, 2)), ("k", a.k), ("v", a.v), ("o", a.o))
-            }
             for h in range(H):
                 g = h // group
-                ov = junction_result("ov", a.v[g], a.o[h], opts, P_svd=svd["v"][g], C_svd=svd["o"][h], head=h)
-                qk = junction_result("qk", a.k[g], a.q[h].T, opts, P_svd=svd["k"][g], C_svd=svd["q"][h], head=h)
+                v_g, k_g = svd["v"][g].transposed(), svd["k"][g].transposed()
+                ov = junction_result("ov", a.v[g], a.o[h], opts, P_svd=v_g, C_svd=svd["o"][h], head=h)
+                qk = junction_result("qk", a.k[g], a.q[h].T, opts, P_svd=k_g, C_svd=svd["q"][h], head=h)
                 result.junctions += [ov, qk]
         return o_flat
 
