@@ -82,12 +82,15 @@ class RequestGuard:
                 status = message["status"]
             await send(message)
 
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            response = error_response(413, "body_too_large", f"request body over {self.max_body_bytes} bytes")
-            await response(scope, receive, send_counted)
-        elif length is None and headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-            await error_response(411, "length_required", "send a Content-Length header")(scope, receive, send_counted)
-        else:
-            await self.app(scope, receive, send_counted)
-        route = scope.get("route")
-        self.requests.labels(scope["method"], getattr(route, "path", "unmatched"), str(status)).inc()
+        try:
+            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+                response = error_response(413, "body_too_large", f"request body over {self.max_body_bytes} bytes")
+                await response(scope, receive, send_counted)
+            elif length is None and headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+                response = error_response(411, "length_required", "send a Content-Length header")
+                await response(scope, receive, send_counted)
+            else:
+                await self.app(scope, receive, send_counted)
+        finally:
+            route = scope.get("route")
+            self.requests.labels(scope["method"], getattr(route, "path", "unmatched"), str(status)).inc()

@@ -73,9 +73,10 @@ async def caller(
     if settings.FLAGSCAN_API_KEYS is None:
         return "anonymous"
     keys = [k.strip() for k in settings.FLAGSCAN_API_KEYS.get_secret_value().split(",") if k.strip()]
-    if presented is None or not any(hmac.compare_digest(presented, k) for k in keys):
+    given = None if presented is None else presented.encode("utf-8", "surrogateescape")
+    if given is None or not any(hmac.compare_digest(given, k.encode()) for k in keys):
         raise ApiError(401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)")
-    return hashlib.sha256(presented.encode()).hexdigest()[:16]
+    return hashlib.sha256(given).hexdigest()[:16]
 
 
 CallerDep = Annotated[str, Depends(caller)]

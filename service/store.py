@@ -25,6 +25,10 @@ from workers.settings import Settings
 
 FINAL_STATUSES = ("succeeded", "failed", "canceled")
 
+ENQUEUE_GRACE_S = 30.0
+"""A scan record without an RQ job is only declared lost after this long: submission writes the record and
+claims the in-flight slot before it enqueues."""
+
 _RQ_STATUS: dict[JobStatus, ScanStatus] = {
     JobStatus.QUEUED: "queued",
     JobStatus.DEFERRED: "queued",
@@ -35,6 +39,22 @@ _RQ_STATUS: dict[JobStatus, ScanStatus] = {
     JobStatus.STOPPED: "canceled",
     JobStatus.CANCELED: "canceled",
 }
+
+
+_FINISH_IF_NOT_FINAL = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == false or status == 'succeeded' or status == 'failed' or status == 'canceled' then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+"""Set a scan's final fields atomically, only while it has no final status yet."""
+
+_DELETE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+"""Compare-and-delete: free an in-flight slot only for the scan that holds it."""
 
 
 def _now() -> str:
@@ -53,6 +73,8 @@ class ScanStore:
         self.settings = settings
         self.keys = Keys(settings.FLAGSCAN_KEY_PREFIX)
         self.ttl = settings.FLAGSCAN_REPORT_TTL_S
+        self._finish_script = redis.register_script(_FINISH_IF_NOT_FINAL)
+        self._release_script = redis.register_script(_DELETE_IF_EQUAL)
 
     # 1. Records.
 
@@ -78,33 +100,38 @@ class ScanStore:
             raise ScanNotFoundError(scan_id)
         return _decode(raw)  # type: ignore[arg-type]
 
-    def finish(self, scan_id: str, status: ScanStatus, error: dict[str, str] | None = None) -> None:
-        """Record a final status (and typed error) and free the in-flight slot so a new request can retry."""
+    def finish(self, scan_id: str, status: ScanStatus, error: dict[str, str] | None = None) -> bool:
+        """Record a final status (and typed error) unless the scan already has one; free its in-flight slot.
+
+        Returns:
+            Whether this call set the status (a scan canceled while its job finished stays canceled).
+        """
         record = self.record(scan_id)
-        fields = {"status": status, "ended_at": _now()}
+        fields = ["status", status, "ended_at", _now()]
         if error is not None:
-            fields["error"] = json.dumps(error)
-        with self.redis.pipeline() as pipe:
-            pipe.hset(self.keys.scan(scan_id), mapping=fields)
-            pipe.expire(self.keys.scan(scan_id), self.ttl)
-            if status != "succeeded":
-                pipe.delete(self.keys.inflight(record["cache_key"]))
-            pipe.execute()
+            fields += ["error", json.dumps(error)]
+        applied = bool(self._finish_script(keys=[self.keys.scan(scan_id)], args=[self.ttl, *fields]))
+        self.release(record["cache_key"], scan_id)
+        return applied
+
+    def release(self, cache_key: str, scan_id: str) -> None:
+        """Free the in-flight slot of ``cache_key`` if (and only if) ``scan_id`` still holds it."""
+        self._release_script(keys=[self.keys.inflight(cache_key)], args=[scan_id])
 
     # 2. Reports.
 
     def save_report(self, scan_id: str, report_gz: bytes) -> None:
-        """Store the compressed report under its cache key and index it; the scan becomes ``succeeded``."""
+        """Store the compressed report under its cache key; index it only if the scan becomes ``succeeded``."""
         record = self.record(scan_id)
         cache_key = record["cache_key"]
+        self.redis.set(self.keys.report(cache_key), report_gz, ex=self.ttl)
+        if not self.finish(scan_id, "succeeded"):
+            return  # canceled (or failed) meanwhile: the report stays unreferenced and expires
         with self.redis.pipeline() as pipe:
-            pipe.set(self.keys.report(cache_key), report_gz, ex=self.ttl)
             pipe.set(self.keys.report_scan(cache_key), scan_id, ex=self.ttl)
             if record.get("private") != "1" and record.get("default_options") == "1":
                 pipe.set(self.keys.latest(record["model_id"], record["commit_sha"]), cache_key, ex=self.ttl)
-            pipe.delete(self.keys.inflight(cache_key))
             pipe.execute()
-        self.finish(scan_id, "succeeded")
 
     def report_gz(self, cache_key: str) -> bytes | None:
         """The compressed report JSON, if cached."""
@@ -151,7 +178,9 @@ class ScanStore:
                 if status == "failed" and error is None:
                     error = {"code": "scan_failed", "message": "the scan failed; see worker logs"}
         elif status not in FINAL_STATUSES:
-            status, error = "failed", {"code": "job_lost", "message": "the job disappeared from the queue"}
+            age_s = (datetime.now(UTC) - datetime.fromisoformat(record["created_at"])).total_seconds()
+            if age_s > ENQUEUE_GRACE_S:  # younger records may be between claiming their slot and enqueueing
+                status, error = "failed", {"code": "job_lost", "message": "the job disappeared from the queue"}
         prefix = f"{base_url}/v1/scans/{scan_id}"
         return Scan(
             id=scan_id,
@@ -173,13 +202,11 @@ class ScanStore:
             ),
         )
 
-    def list_ids(self, cursor: float | None, limit: int) -> tuple[list[str], float | None]:
-        """Scan ids newest first, older than ``cursor`` (a creation timestamp), and the next cursor."""
+    def list_page(self, cursor: float | None, count: int) -> list[tuple[str, float]]:
+        """Up to ``count`` (scan id, creation time) pairs, newest first, created before ``cursor``."""
         top = f"({cursor}" if cursor is not None else "+inf"
-        rows = self.redis.zrevrangebyscore(self.keys.scans(), top, "-inf", start=0, num=limit + 1, withscores=True)
-        ids = [member.decode() for member, _ in rows[:limit]]  # type: ignore[union-attr]
-        next_cursor = rows[limit - 1][1] if len(rows) > limit else None
-        return ids, next_cursor
+        rows = self.redis.zrevrangebyscore(self.keys.scans(), top, "-inf", start=0, num=count, withscores=True)
+        return [(member.decode(), float(score)) for member, score in rows]  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
@@ -242,8 +269,8 @@ class ReportReader:
             self._evict()
         return body
 
-    async def succeeded(self, scan_id: str, owner: str) -> tuple[str, bytes | None] | str:
-        """``(cache_key, report_gz)`` for a visible succeeded scan, else the scan's recorded status.
+    async def succeeded(self, scan_id: str, owner: str) -> tuple[str, bytes | None, bool] | str:
+        """``(cache_key, report_gz, private)`` for a visible succeeded scan, else the scan's recorded status.
 
         Raises:
             ScanNotFoundError: no such scan, or a private one of another API key.
@@ -261,4 +288,4 @@ class ReportReader:
             self._remember(scan_id, entry)
         if entry.private and entry.owner != owner:
             raise ScanNotFoundError(scan_id)
-        return entry.cache_key, entry.blob
+        return entry.cache_key, entry.blob, entry.private

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from redis import Redis
 from rq import Callback, Queue, Retry
 
+from service.errors import ApiError, ScanNotFoundError
 from service.schemas import Scan, ScanRequest
 from service.store import ScanStore
 from workers.errors import TooLargeError
@@ -71,7 +72,24 @@ class Submitter:
         self.redis.set(key, json.dumps(resolved.__dict__), ex=self.settings.FLAGSCAN_REVISION_TTL_S)
         return resolved
 
-    def submit(self, request: ScanRequest, owner: str, base_url: str = "") -> Submitted:
+    def _join(self, scan_id: str, cache_key: str, base_url: str) -> Scan | None:
+        """The in-flight scan to join, or ``None`` (after freeing its slot) when it is dead or already ended.
+
+        A work horse killed on its last attempt (out of memory, say) ends its job without any callback; the
+        record would otherwise stay unfinished and every identical request would join a scan that never ends.
+        """
+        try:
+            scan = self.store.view(scan_id, base_url)
+        except ScanNotFoundError:
+            self.store.release(cache_key, scan_id)
+            return None
+        if scan.status in ("queued", "running"):
+            return scan
+        error = scan.error.model_dump() if scan.error else {"code": "worker_lost", "message": "the scan's job ended"}
+        self.store.finish(scan_id, "failed", error)  # no-op if already final; frees the slot
+        return None
+
+    def submit(self, request: ScanRequest, owner: str, base_url: str = "", attempt: int = 0) -> Submitted:
         """Serve the cached report, join an identical scan in flight, or enqueue a new one (exactly one job)."""
         model_id = validate_model_id(request.model_id)
         revision = validate_revision(request.revision)
@@ -87,7 +105,7 @@ class Submitter:
         done = self.store.scan_for_report(key)
         if done is not None and self.store.report_gz(key) is not None:
             return Submitted(self.store.view(done, base_url), cached=True)
-        # 2. Claim the in-flight slot; the loser of a race joins the winner.
+        # 2. Claim the in-flight slot; the loser of a race joins the winner, unless the winner is dead.
         scan_id = uuid.uuid4().hex
         self.store.create(
             scan_id,
@@ -102,14 +120,24 @@ class Submitter:
                 "private": "1" if resolved.private else "0",
             },
         )
-        timeout = job_timeout_s(self.settings, resolved.weight_bytes)
-        inflight_ttl = timeout * (self.settings.FLAGSCAN_JOB_RETRIES + 1) + sum(RETRY_INTERVALS_S)
-        if not self.redis.set(self.store.keys.inflight(key), scan_id, nx=True, ex=inflight_ttl):
+        inflight = self.store.keys.inflight(key)
+        # The slot lives as long as a report (queue waits are unbounded); every ending frees it explicitly.
+        if not self.redis.set(inflight, scan_id, nx=True, ex=self.settings.FLAGSCAN_REPORT_TTL_S):
             self.store.discard(scan_id)
-            existing = self.redis.get(self.store.keys.inflight(key))
+            existing = self.redis.get(inflight)
             if existing is not None:
-                return Submitted(self.store.view(existing.decode(), base_url), cached=False)  # type: ignore[union-attr]
-            return self.submit(request, owner, base_url)  # the other scan just ended: look again
+                joined = self._join(existing.decode(), key, base_url)  # type: ignore[union-attr]
+                if joined is not None:
+                    return Submitted(joined, cached=False)
+            if attempt >= 2:
+                raise ApiError(503, "busy", "an identical scan is starting or ending; retry in a moment")
+            return self.submit(request, owner, base_url, attempt + 1)
+        # A scan that finished between the cache check and the claim: serve it instead of scanning again.
+        if self.store.report_gz(key) is not None and (done := self.store.scan_for_report(key)) is not None:
+            self.store.release(key, scan_id)
+            self.store.discard(scan_id)
+            return Submitted(self.store.view(done, base_url), cached=True)
+        timeout = job_timeout_s(self.settings, resolved.weight_bytes)
         # 3. Enqueue by dotted path.
         retries = self.settings.FLAGSCAN_JOB_RETRIES
         self.queue.enqueue_call(

@@ -16,7 +16,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from workers.errors import GatedOrPrivateError, HubUnavailableError, ModelNotFoundError, ScanError
+from workers.errors import CorruptFileError, GatedOrPrivateError, HubUnavailableError, ModelNotFoundError, ScanError
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ def raise_translated(err: Exception, context: str) -> NoReturn:
     if isinstance(err, ScanError):
         raise err
     status = getattr(getattr(err, "response", None), "status_code", None)
+    if status == 416:
+        raise CorruptFileError(f"{context}: the file is shorter than its header says (HTTP 416)") from err
     if isinstance(err, GatedRepoError) or status in (401, 403):
         raise GatedOrPrivateError(f"{context}: gated or private (HTTP {status}); check HF_TOKEN") from err
     if isinstance(err, RevisionNotFoundError):

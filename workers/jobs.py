@@ -30,7 +30,8 @@ def run_scan(model_id: str, commit_sha: str, options: dict[str, Any], revision: 
         ``{"status": "succeeded", "report_gz": bytes}`` or ``{"status": "failed", "error": {code, message}}``.
 
     Raises:
-        ScanError: only transient ones (``hub_unavailable``), so RQ retries them with backoff.
+        ScanError: only transient ones (``hub_unavailable``), so RQ retries them with backoff. Any other
+        exception (a job timeout, running out of memory) is returned as ``internal_error``: a retry would repeat it.
     """
     import torch
 
@@ -44,6 +45,8 @@ def run_scan(model_id: str, commit_sha: str, options: dict[str, Any], revision: 
     if settings.FLAGSCAN_TORCH_THREADS:
         torch.set_num_threads(settings.FLAGSCAN_TORCH_THREADS)
     job = get_current_job()
+    if job is not None and job.meta.pop(ERROR_META_KEY, None) is not None:
+        job.save_meta()  # an error from an earlier attempt must not outlive this one
 
     def on_progress(p: Progress) -> None:
         if job is not None:
@@ -65,4 +68,10 @@ def run_scan(model_id: str, commit_sha: str, options: dict[str, Any], revision: 
                 job.save_meta()
             raise
         return {"status": "failed", "error": error}
+    except Exception as err:  # noqa: BLE001 - timeouts, OOM, LAPACK failures: retrying would only repeat them
+        logger.exception("scan of %s@%s crashed", model_id, commit_sha)
+        return {
+            "status": "failed",
+            "error": {"code": "internal_error", "message": f"{type(err).__name__}: {err}"[:500]},
+        }
     return {"status": "succeeded", "report_gz": gzip.compress(report.model_dump_json().encode())}

@@ -20,6 +20,8 @@ from workers.report import Report
 router = APIRouter(prefix="/v1/scans", tags=["scans"])
 
 ScanId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="Scan id (32 hex characters).")]
+LIST_EXAMINE_MAX = 1000
+"""A filtered listing examines at most this many scans per request, then returns a cursor to continue."""
 ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503)}
 
 
@@ -66,10 +68,13 @@ def list_scans(
 ) -> ScanList:
     """List scans, newest first, optionally filtered by model and status."""
     data: list[Scan] = []
-    next_cursor: float | None = cursor
-    while len(data) < limit:
-        ids, next_cursor = store.list_ids(next_cursor, limit)
-        for scan_id in ids:
+    examined, position = 0, cursor
+    while len(data) < limit and examined < LIST_EXAMINE_MAX:
+        rows = store.list_page(position, limit)
+        if not rows:
+            break
+        for scan_id, score in rows:
+            examined, position = examined + 1, score
             try:
                 record = _visible_record(store, scan_id, owner)
             except ScanNotFoundError:
@@ -79,10 +84,11 @@ def list_scans(
             scan = store.view(scan_id, _base(request))
             if status is None or scan.status == status:
                 data.append(scan)
-        if next_cursor is None:
-            break
-    cursor_out = None if next_cursor is None else repr(next_cursor)
-    return ScanList(data=data[:limit], next_cursor=cursor_out)
+                if len(data) == limit:
+                    break
+    # The cursor is the creation time of the last scan examined, so nothing past it is skipped.
+    more = position is not None and bool(store.list_page(position, 1))
+    return ScanList(data=data, next_cursor=repr(position) if more else None)
 
 
 @router.get("/{scan_id}", responses=ERRORS)
@@ -107,13 +113,18 @@ async def get_report(
     found = await reader.succeeded(scan_id, owner)
     if isinstance(found, str):
         raise ApiError(409, "report_not_ready", f"scan {scan_id} is {found}")
-    key, blob = found
+    key, blob, private = found
     etag = f'"{key}"'
+    # A private model's report must never sit in a shared cache: it is visible to one API key only.
+    headers = (
+        {"ETag": etag, "Cache-Control": "private, max-age=3600", "Vary": "Accept-Encoding, Authorization, X-API-Key"}
+        if private
+        else {"ETag": etag, "Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
+    )
     if if_none_match == etag:
-        return Response(status_code=304, headers={"ETag": etag})
+        return Response(status_code=304, headers=headers)
     if blob is None:
         raise ApiError(404, "report_expired", f"the report of scan {scan_id} has expired; submit the scan again")
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
     if accept_encoding and "gzip" in accept_encoding:
         return Response(blob, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})
     return Response(reader.identity(key, blob), media_type="application/json", headers=headers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -209,7 +210,12 @@ def test_private_reports_are_visible_only_to_the_key_that_scanned_them(
         scan = client.post("/v1/scans", json={"model_id": "org/secret", "options": FAST}, headers=alice).json()
         _run_queue(redis, settings)
         assert client.get(f"/v1/scans/{scan['id']}", headers=alice).json()["status"] == "succeeded"
-        assert client.get(f"/v1/scans/{scan['id']}/report", headers=alice).status_code == 200  # now hot in memory
+        private_report = client.get(f"/v1/scans/{scan['id']}/report", headers=alice)  # now hot in memory
+        assert private_report.status_code == 200
+        assert private_report.headers["cache-control"].startswith("private")
+        assert "Authorization" in private_report.headers["vary"]
+        odd_key = client.get(f"/v1/scans/{scan['id']}", headers={"X-API-Key": "clé".encode("latin-1")})
+        assert (odd_key.status_code, odd_key.json()["code"]) == (401, "unauthorized")
         for path in ("", "/report", "/card"):
             hidden = client.get(f"/v1/scans/{scan['id']}{path}", headers=bob)
             assert (hidden.status_code, hidden.json()["code"]) == (404, "scan_not_found")
@@ -218,3 +224,51 @@ def test_private_reports_are_visible_only_to_the_key_that_scanned_them(
         again = client.post("/v1/scans", json={"model_id": "org/secret", "options": FAST}, headers=bob)
         assert again.status_code == 202 and again.json()["id"] != scan["id"]  # bob gets his own scan
     assert "hf_private" not in str(redis.hgetall(f"{settings.FLAGSCAN_KEY_PREFIX}scan:{scan['id']}"))
+
+
+def test_a_dead_inflight_scan_is_not_joined(client: TestClient, redis: Redis, settings: Settings) -> None:
+    """If a scan's job vanished (its worker died without any callback), an identical POST starts a new scan."""
+    from rq.job import Job
+
+    _, first = _post(client, model_id=MINILM_REPO, options={"tolerance_deg": 14})
+    Job.fetch(first["id"], connection=redis).delete()
+    old = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()  # past the enqueue grace period
+    redis.hset(f"{settings.FLAGSCAN_KEY_PREFIX}scan:{first['id']}", "created_at", old)
+    assert client.get(f"/v1/scans/{first['id']}").json()["error"]["code"] == "job_lost"
+    status, second = _post(client, model_id=MINILM_REPO, options={"tolerance_deg": 14})
+    assert status == 202 and second["id"] != first["id"]
+    assert client.get(f"/v1/scans/{first['id']}").json()["status"] == "failed"
+    assert Queue(settings.FLAGSCAN_QUEUE, connection=redis).count == 1
+
+
+def test_filtered_listing_loses_nothing_across_pages(client: TestClient) -> None:
+    """Matches spread over several pages of the index all appear exactly once, newest first."""
+    wanted = []
+    for i in range(6):
+        _, scan = _post(client, model_id=MINILM_REPO, options={"tolerance_deg": 30 + i})
+        wanted.append(scan["id"])
+        client.post("/v1/scans", json={"model_id": "org/other-model"})  # 404s, stores nothing
+    seen, cursor = [], None
+    for _ in range(10):
+        page = client.get(
+            "/v1/scans", params={"limit": 4, "model_id": MINILM_REPO, **({"cursor": cursor} if cursor else {})}
+        ).json()
+        seen += [s["id"] for s in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == wanted[::-1]
+
+
+def test_a_canceled_scan_stays_canceled_when_its_job_finishes(
+    client: TestClient, redis: Redis, settings: Settings
+) -> None:
+    """The job's success callback cannot overwrite a cancel, and the orphan report is not indexed."""
+    from service.store import ScanStore
+
+    _, scan = _post(client, model_id=MINILM_REPO, options={"tolerance_deg": 16})
+    store = ScanStore(redis, settings)
+    store.finish(scan["id"], "canceled", {"code": "canceled", "message": "test"})
+    store.save_report(scan["id"], gzip.compress(b"{}"))
+    assert client.get(f"/v1/scans/{scan['id']}").json()["status"] == "canceled"
+    assert store.scan_for_report(store.record(scan["id"])["cache_key"]) is None

@@ -37,3 +37,18 @@ def test_transient_error_is_raised_for_retry(monkeypatch: pytest.MonkeyPatch) ->
             run_scan("org/name", "0" * 40, {})
     finally:
         get_settings.cache_clear()
+
+
+def test_unexpected_exception_is_a_permanent_internal_error(
+    hub_env: HubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash inside the scan (a LAPACK failure, a job timeout) is returned, so RQ does not repeat it."""
+    import workers.pipeline
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("linalg.svd: the algorithm failed to converge")
+
+    monkeypatch.setattr(workers.pipeline, "scan", explode)
+    outcome = run_scan(MINILM_REPO, hub_env.commit_sha(MINILM_REPO), {})
+    assert outcome["status"] == "failed" and outcome["error"]["code"] == "internal_error"
+    assert "failed to converge" in outcome["error"]["message"]

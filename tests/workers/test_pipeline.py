@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from tests.conftest import MINILM_REPO, minilm_dir
 from tests.hub_server import HubServer
-from workers.errors import NonFiniteWeightsError, ScanCanceledError
+from workers.errors import CorruptFileError, NonFiniteWeightsError, ScanCanceledError
 from workers.pipeline import Progress, scan
 from workers.report import Report, ScanOptions
 from workers.sources import HubSettings, HubSource, LocalSource
@@ -115,3 +115,13 @@ def test_half_precision_checkpoint_is_upcast(tmp_path: Path, local_report: Repor
     mlp = next(j for j in half.layers[0].junctions if j.kind == "mlp")
     assert mlp.kappa == pytest.approx(full.kappa, rel=0.02)
     assert half.provenance.bytes_total < local_report.provenance.bytes_total * 0.6
+
+
+def test_header_naming_a_huge_layer_index_is_rejected_before_planning(tmp_path: Path) -> None:
+    """A checkpoint whose names jump to layer 3,000,000 fails at once instead of planning millions of layers."""
+    tensors = load_file(minilm_dir() / "model.safetensors")
+    tensors["encoder.layer.3000000.attention.self.query.weight"] = torch.zeros(2, 2)
+    shutil.copy(minilm_dir() / "config.json", tmp_path / "config.json")
+    save_file(tensors, tmp_path / "model.safetensors")
+    with pytest.raises(CorruptFileError, match="layer indices are not 0..6"):
+        scan(LocalSource(tmp_path))

@@ -125,10 +125,16 @@ def head_geometry(
 
 
 def count_layers(names: set[str] | list[str], pattern: str) -> int:
-    """Number of layers: one more than the largest index captured by ``pattern`` (a regex with one group)."""
+    """Number of layers whose index ``pattern`` (a regex with one group) captures; they must be exactly 0..L−1.
+
+    Raises:
+        CorruptFileError: for gaps, so a header naming ``layers.3000000`` cannot make a scan plan millions of layers.
+    """
     regex = re.compile(pattern)
-    indices = [int(m.group(1)) for n in names if (m := regex.fullmatch(n))]
-    return max(indices) + 1 if indices else 0
+    indices = sorted({int(m.group(1)) for n in names if (m := regex.fullmatch(n))})
+    if indices and indices[-1] != len(indices) - 1:
+        raise CorruptFileError(f"layer indices are not 0..{len(indices) - 1}: found {len(indices)} up to {indices[-1]}")
+    return len(indices)
 
 
 def expect_shape(tensor: torch.Tensor, shape: tuple[int, ...], name: str) -> torch.Tensor:

@@ -16,7 +16,14 @@ from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_st
 from workers.errors import CorruptFileError, RangeUnsupportedError, ScanError
 from workers.hub_api import HubSettings, raise_translated, resolve_commit
 from workers.safetensors_header import HEADER_FIRST_READ_BYTES, TensorInfo, header_length, parse_header
-from workers.sources.base import TensorLocation, WeightSource, decode_tensor, parse_json, select_weight_files
+from workers.sources.base import (
+    CONFIG_MAX_BYTES,
+    TensorLocation,
+    WeightSource,
+    decode_tensor,
+    parse_json,
+    select_weight_files,
+)
 
 MERGE_GAP_BYTES = 64 * 1024
 """Adjacent tensors separated by at most this many unneeded bytes (biases, norms) are fetched in one range."""
@@ -79,8 +86,15 @@ class HubSource(WeightSource):
             raise_translated(err, context)
 
     def _read_json(self, filename: str) -> dict[str, Any]:
+        """A small JSON file, read in chunks and abandoned past ``CONFIG_MAX_BYTES`` (never held whole)."""
+        context = f"{self.context}/{filename}"
         with self._get(filename) as response:
-            return parse_json(response.read(), f"{self.context}/{filename}")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > CONFIG_MAX_BYTES:
+                    raise CorruptFileError(f"{context}: over the {CONFIG_MAX_BYTES}-byte cap for JSON files")
+            return parse_json(bytes(body), context)
 
     def _read_range(self, filename: str, start: int, end: int) -> tuple[bytes, int]:
         """Bytes ``[start, end)`` of a file and the file's total size; refuses servers that ignore Range."""

@@ -10,7 +10,14 @@ import torch
 
 from workers.errors import CorruptFileError, ModelNotFoundError
 from workers.safetensors_header import header_length, parse_header
-from workers.sources.base import TensorLocation, WeightSource, decode_tensor, parse_json, select_weight_files
+from workers.sources.base import (
+    CONFIG_MAX_BYTES,
+    TensorLocation,
+    WeightSource,
+    decode_tensor,
+    parse_json,
+    select_weight_files,
+)
 
 
 class LocalSource(WeightSource):
@@ -45,7 +52,10 @@ class LocalSource(WeightSource):
                 self.index[tensor] = TensorLocation(name, info)
 
     def _read_json(self, name: str) -> dict[str, Any]:
-        return parse_json((self.root / name).read_bytes(), f"{self.root.name}/{name}")
+        path = self.root / name
+        if path.stat().st_size > CONFIG_MAX_BYTES:
+            raise CorruptFileError(f"{self.root.name}/{name}: over the {CONFIG_MAX_BYTES}-byte cap for JSON files")
+        return parse_json(path.read_bytes(), f"{self.root.name}/{name}")
 
     def config(self) -> dict[str, Any]:
         """The directory's config.json."""

@@ -147,3 +147,20 @@ def test_persistent_503_is_hub_unavailable(hub: HubServer, hub_root: Path) -> No
 def test_unreachable_endpoint_is_hub_unavailable() -> None:
     with pytest.raises(HubUnavailableError):
         HubSource("org/name", None, HubSettings(endpoint="http://127.0.0.1:9", max_retries=0, timeout_s=2))
+
+
+def test_empty_weights_file_is_corrupt_not_retried(hub: HubServer, hub_root: Path) -> None:
+    """A 0-byte file answers 416 to the header read: a corrupt file, not an unavailable Hub."""
+    write_repo(hub_root, "org/empty", {"model.safetensors": b""})
+    with pytest.raises(CorruptFileError, match="416"):
+        HubSource("org/empty", None, _settings(hub))
+
+
+def test_oversized_config_is_refused_while_streaming(hub: HubServer, hub_root: Path) -> None:
+    path = write_repo(
+        hub_root, "org/huge-config", {"model.safetensors": (minilm_dir() / "model.safetensors").read_bytes()}
+    )
+    (path / "config.json").write_bytes(b'{"pad": "' + b"x" * (5 * 1024 * 1024) + b'"}')
+    source = HubSource("org/huge-config", None, _settings(hub))
+    with pytest.raises(CorruptFileError, match="cap for JSON"):
+        source.config()
