@@ -24,9 +24,18 @@ def built(request: pytest.FixtureRequest, built_family: Callable[[str], Built]) 
     return built_family(request.param)
 
 
+DENSE_MLP_FAMILIES = sorted(name for name, family in FAMILIES.items() if family.mlp is not None)
+"""Families with one dense MLP per block (mixtral's experts are checked in test_mixtral.py)."""
+
+
 @pytest.fixture(scope="module")
 def calls(built: Built) -> dict[Any, Call]:
     """Inputs and outputs of every probed module in one forward pass."""
+    return record_calls(built)
+
+
+def record_calls(built: Built) -> dict[Any, Call]:
+    """Run the model once and capture the input and output of every probed module."""
     modules = {}
     for i, block in enumerate(built.blocks):
         probe = built.family.attention(block, built.model.config)
@@ -97,10 +106,12 @@ def test_attention_heads_match_forward(built: Built, calls: dict[Any, Call]) -> 
             assert heads.q.shape[0] % heads.k.shape[0] == 0 and heads.k.shape == heads.v.shape
 
 
-def test_mlp_matches_forward(built: Built, calls: dict[Any, Call]) -> None:
+@pytest.mark.parametrize("name", DENSE_MLP_FAMILIES)
+def test_mlp_matches_forward(name: str, built_family: Callable[[str], Built]) -> None:
     """The MLP's output is down @ act(up x + b) + b_down (gated: down @ (act(gate x) * up x))."""
-    if built.family.mlp is None:
-        pytest.skip("mixture of experts: see test_mixtral")
+    built = built_family(name)
+    calls = record_calls(built)
+    assert built.family.mlp is not None
     for directory, _ in checkpoints(built):
         adapter, tensors = open_checkpoint(directory)
         for i, block in enumerate(built.blocks):
