@@ -165,6 +165,15 @@ class ArchitectureAdapter(ABC):
         self.names = names
         self.shapes = shapes
 
+    def _name(self, layer: int, leaf: str) -> str:
+        """Full tensor name of ``leaf`` in layer ``layer`` (families define their own layout)."""
+        raise NotImplementedError(f"{type(self).__name__} does not name per-layer tensors")
+
+    def _tensor(self, tensors: dict[str, torch.Tensor], layer: int, leaf: str, shape: tuple[int, ...]) -> torch.Tensor:
+        """Layer ``layer``'s ``leaf`` tensor, checked against the shape config.json implies."""
+        name = self._name(layer, leaf)
+        return expect_shape(tensors[name], shape, name)
+
     @property
     @abstractmethod
     def shape(self) -> ModelShape:

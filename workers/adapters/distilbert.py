@@ -16,7 +16,6 @@ from workers.adapters.base import (
     config_int,
     count_layers,
     detect_prefix,
-    expect_shape,
     head_geometry,
     split_heads_cols,
     split_heads_rows,
@@ -58,10 +57,6 @@ class DistilBertAdapter(ArchitectureAdapter):
 
     def _name(self, layer: int, leaf: str) -> str:
         return f"{self.prefix}transformer.layer.{layer}.{leaf}"
-
-    def _tensor(self, tensors: dict[str, torch.Tensor], layer: int, leaf: str, shape: tuple[int, ...]) -> torch.Tensor:
-        name = self._name(layer, leaf)
-        return expect_shape(tensors[name], shape, name)
 
     def layer_tensors(self, layer: int) -> list[str]:
         """Q/K/V/O, the two FFN matrices, ``sa_layer_norm`` and the previous layer's ``output_layer_norm``."""

@@ -16,7 +16,6 @@ from workers.adapters.base import (
     config_int,
     count_layers,
     detect_prefix,
-    expect_shape,
     head_geometry,
     split_heads_cols,
 )
@@ -46,10 +45,6 @@ class NeoxAdapter(ArchitectureAdapter):
 
     def _name(self, layer: int, leaf: str) -> str:
         return f"{self.prefix}layers.{layer}.{leaf}"
-
-    def _tensor(self, tensors: dict[str, torch.Tensor], layer: int, leaf: str, shape: tuple[int, ...]) -> torch.Tensor:
-        name = self._name(layer, leaf)
-        return expect_shape(tensors[name], shape, name)
 
     def layer_tensors(self, layer: int) -> list[str]:
         """The fused QKV, the attention output, the two MLP matrices and the two LayerNorm gains."""

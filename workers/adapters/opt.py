@@ -50,10 +50,6 @@ class OptAdapter(ArchitectureAdapter):
     def _name(self, layer: int, leaf: str) -> str:
         return f"{self.prefix}layers.{layer}.{leaf}"
 
-    def _tensor(self, tensors: dict[str, torch.Tensor], layer: int, leaf: str, shape: tuple[int, ...]) -> torch.Tensor:
-        name = self._name(layer, leaf)
-        return expect_shape(tensors[name], shape, name)
-
     def _gain_names(self, layer: int) -> tuple[str | None, str | None]:
         """The stored gains the attention and the MLP read through (``None`` where there is none)."""
         if self.pre_norm:

@@ -16,7 +16,6 @@ from workers.adapters.base import (
     config_int,
     count_layers,
     detect_prefix,
-    expect_shape,
     head_geometry,
     split_heads_cols,
     split_heads_rows,
@@ -47,10 +46,6 @@ class Phi3Adapter(ArchitectureAdapter):
 
     def _name(self, layer: int, leaf: str) -> str:
         return f"{self.prefix}layers.{layer}.{leaf}"
-
-    def _tensor(self, tensors: dict[str, torch.Tensor], layer: int, leaf: str, shape: tuple[int, ...]) -> torch.Tensor:
-        name = self._name(layer, leaf)
-        return expect_shape(tensors[name], shape, name)
 
     def layer_tensors(self, layer: int) -> list[str]:
         """The fused QKV, ``o_proj``, the fused gate/up, ``down_proj`` and the two RMSNorm gains."""
